@@ -1,0 +1,108 @@
+"""The room socket: authenticate, validate each frame, call a service, relay room events."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from chat import protocol, realtime, selectors, services
+from chat.protocol import Error, ProtocolError
+from chat.ratelimit import TokenBucket
+
+log = logging.getLogger(__name__)
+
+_room_get = database_sync_to_async(selectors.room_get)
+_message_post = database_sync_to_async(services.message_post)
+_messages_after = database_sync_to_async(selectors.messages_after)
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    room_id: int | None = None
+
+    async def connect(self) -> None:
+        user = self.scope["user"]
+        if not user.is_authenticated:
+            await self._refuse(protocol.CLOSE_NOT_AUTHENTICATED)
+            return
+        room = await _room_get(room_id=int(self.scope["url_route"]["kwargs"]["room_id"]))
+        if room is None:
+            await self._refuse(protocol.CLOSE_ROOM_NOT_FOUND)
+            return
+        self.user = user
+        self.rate = TokenBucket(
+            burst=settings.CHAT_RATE_BURST, per_second=settings.CHAT_RATE_PER_SECOND
+        )
+        # Join before accepting: nothing committed after the client's sync can be missed.
+        await realtime.join_room(room.pk, self.channel_name)
+        self.room_id = room.pk
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if self.room_id is not None:
+            await realtime.leave_room(self.room_id, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.room_id is None:
+            return
+        client_id = None
+        try:
+            if text_data is None:
+                raise ProtocolError(Error.BINARY_NOT_SUPPORTED, "Frames are JSON text.")
+            frame = protocol.decode_client_frame(
+                text_data,
+                max_bytes=settings.CHAT_FRAME_MAX_BYTES,
+                max_chars=settings.CHAT_MESSAGE_MAX_CHARS,
+            )
+            if isinstance(frame, protocol.SendMessage):
+                client_id = frame.client_id
+                await self._post(frame)
+            else:
+                await self._send_catch_up(frame)
+        except ProtocolError as error:
+            await self._send_error(error.code, error.detail, error.client_id)
+        except services.RoomNotFound:
+            await self.close(code=protocol.CLOSE_ROOM_NOT_FOUND)
+        except Exception:
+            # A fault in one frame must not end the connection.
+            log.exception("frame failed room=%s user=%s", self.room_id, self.user.pk)
+            await self._send_error(Error.INTERNAL_ERROR, "The server could not handle that frame.", client_id)
+
+    async def _post(self, frame: protocol.SendMessage) -> None:
+        wait = self.rate.take()
+        if wait:
+            await self._send_error(
+                Error.RATE_LIMITED,
+                "Too many messages; this one was not stored, send it again shortly.",
+                frame.client_id,
+                retry_after_ms=math.ceil(wait * 1000),
+            )
+            return
+        message, _ = await _message_post(
+            room_id=self.room_id, sender=self.user, text=frame.text, client_id=frame.client_id
+        )
+        await self.send(protocol.encode(protocol.Ack(client_id=frame.client_id, message=message)))
+
+    async def _send_catch_up(self, frame: protocol.Sync) -> None:
+        page = await _messages_after(room_id=self.room_id, after_seq=frame.after_seq)
+        await self.send(
+            protocol.encode(protocol.SyncResult(messages=page.messages, has_more=page.has_more))
+        )
+
+    async def chat_relay(self, event: dict) -> None:
+        await self.send(event["text"])
+
+    async def _send_error(
+        self, code: str, detail: str, client_id: str | None, *, retry_after_ms: int | None = None
+    ) -> None:
+        frame = Error(code=code, detail=detail, client_id=client_id, retry_after_ms=retry_after_ms)
+        await self.send(protocol.encode(frame))
+
+    async def _refuse(self, code: int) -> None:
+        # Accept first: a close before accepting reaches the browser as a bare failed
+        # handshake, without the code that tells it why.
+        await self.accept()
+        await self.close(code=code)

@@ -1,0 +1,72 @@
+import unicodedata
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+
+NAME_MAX_CHARS = 40
+ROOM_NAME_MAX_CHARS = 80
+
+
+def name_key(name: str) -> str:
+    """The form under which two names count as the same: 'Ana', 'ANA' and 'ａｎａ' collide."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+class User(AbstractUser):
+    """A person. Guests are users with a display name and no usable password.
+
+    `username` holds the name's key, so the unique index makes names case-insensitively
+    unique; `display_name` is the name exactly as typed.
+    """
+
+    username_validator = None  # names may be in any script and hold any symbol
+    display_name = models.CharField(max_length=NAME_MAX_CHARS, blank=True)
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.username
+
+
+class Room(models.Model):
+    name = models.CharField(max_length=ROOM_NAME_MAX_CHARS)
+    key = models.CharField(max_length=ROOM_NAME_MAX_CHARS * 3, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The room's message counter: the last sequence number handed out.
+    last_seq = models.PositiveBigIntegerField(default=0, editable=False)
+    last_message_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["-last_message_at", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.key = name_key(self.name)
+        super().save(*args, **kwargs)
+
+
+class Message(models.Model):
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveBigIntegerField()
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="messages"
+    )
+    text = models.TextField()
+    # The sender's own id for this message: a resend with the same id is the same message.
+    client_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # Also the index that every history page and catch-up reads by.
+            models.UniqueConstraint(fields=["room", "seq"], name="message_room_seq_unique"),
+            models.UniqueConstraint(
+                fields=["room", "sender", "client_id"], name="message_client_id_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} in {self.room_id}"

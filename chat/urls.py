@@ -1,0 +1,11 @@
+from django.urls import path
+
+from chat import views
+
+app_name = "chat"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("r/<int:room_id>/", views.room, name="room"),
+    path("r/<int:room_id>/messages", views.room_messages, name="room_messages"),
+]

@@ -1,0 +1,75 @@
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth import login
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from chat import protocol, selectors, services
+from chat.forms import JoinForm
+from chat.models import Room
+
+
+@require_http_methods(["GET", "POST"])
+def index(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = JoinForm(request.POST)
+        if form.is_valid():
+            name, room_name = form.cleaned_data["name"], form.cleaned_data["room"]
+            try:
+                user = services.guest_claim(name=name, current_user=request.user)
+            except services.NameTaken:
+                form.add_error(
+                    "name", f"“{name}” is already taken by someone else. Please choose another name."
+                )
+            else:
+                if user.pk != request.user.pk:
+                    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                room = services.room_get_or_create(name=room_name)
+                return redirect("chat:room", room_id=room.pk)
+    else:
+        initial = {"room": request.GET.get("room", "")}
+        if request.user.is_authenticated:
+            initial["name"] = request.user.name
+        form = JoinForm(initial=initial)
+    return render(request, "chat/index.html", {"form": form, "rooms": selectors.rooms_recent()})
+
+
+@require_GET
+def room(request: HttpRequest, room_id: int) -> HttpResponse:
+    room = get_object_or_404(Room, pk=room_id)
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('chat:index')}?{urlencode({'room': room.name})}")
+    page = selectors.messages_before(room_id=room.pk)
+    config = {
+        "room": {"id": room.pk, "name": room.name},
+        "me": {"id": request.user.pk, "name": request.user.name},
+        "lastSeq": page.messages[-1].seq if page.messages else 0,
+        "firstSeq": page.messages[0].seq if page.messages else None,
+        "hasOlder": page.has_more,
+        "socketPath": f"/ws/rooms/{room.pk}/",
+        "historyUrl": reverse("chat:room_messages", args=[room.pk]),
+        "maxChars": settings.CHAT_MESSAGE_MAX_CHARS,
+    }
+    return render(
+        request,
+        "chat/room.html",
+        {"room": room, "messages": page.messages, "has_older": page.has_more, "config": config},
+    )
+
+
+@require_GET
+def room_messages(request: HttpRequest, room_id: int) -> HttpResponse:
+    """A page of older history, as JSON: `?before=SEQ` gives the messages just before SEQ."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "not_authenticated"}, status=403)
+    room = get_object_or_404(Room, pk=room_id)
+    try:
+        before = int(request.GET["before"]) if "before" in request.GET else None
+    except ValueError:
+        return JsonResponse({"error": "invalid_field", "detail": "before must be a number"}, status=400)
+    page = selectors.messages_before(room_id=room.pk, before_seq=before)
+    body = protocol.encode_json(protocol.HistoryPage(messages=page.messages, has_more=page.has_more))
+    return HttpResponse(body, content_type="application/json")

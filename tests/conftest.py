@@ -1,0 +1,80 @@
+"""Fixtures that return factories, so each test says what it needs."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Awaitable, Callable
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.sessions.backends.db import SessionStore
+from django.test import Client
+
+from chat.models import Room, User, name_key
+from config.asgi import application
+
+_names = itertools.count(1)
+
+
+@pytest.fixture
+def user_factory(db) -> Callable[..., User]:
+    def make(name: str | None = None) -> User:
+        name = name or f"Person {next(_names)}"
+        user = User(username=name_key(name), display_name=name)
+        user.set_unusable_password()
+        user.save()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def room_factory(db) -> Callable[..., Room]:
+    def make(name: str | None = None) -> Room:
+        return Room.objects.create(name=name or f"Room {next(_names)}")
+
+    return make
+
+
+@pytest.fixture
+def client_for() -> Callable[[User], Client]:
+    """A browser-like test client logged in as the given user."""
+
+    def make(user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+def session_cookie_for(user: User) -> bytes:
+    session = SessionStore()
+    session["_auth_user_id"] = str(user.pk)
+    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_hash"] = user.get_session_auth_hash()
+    session.save()
+    return f"sessionid={session.session_key}".encode()
+
+
+@pytest.fixture
+def socket_for() -> Callable[..., Awaitable[WebsocketCommunicator]]:
+    """A WebSocket to a room through the real ASGI application, opened as a browser would:
+    with the site's Origin and the person's session cookie."""
+
+    async def make(
+        room: Room | int, user: User | None = None, *, origin: bytes = b"http://localhost"
+    ) -> WebsocketCommunicator:
+        room_id = room if isinstance(room, int) else room.pk
+        headers = [(b"host", b"localhost"), (b"origin", origin)]
+        if user is not None:
+            headers.append((b"cookie", await database_sync_to_async(session_cookie_for)(user)))
+        return WebsocketCommunicator(application, f"/ws/rooms/{room_id}/", headers=headers)
+
+    return make
+
+
+def new_client_id() -> str:
+    return uuid.uuid4().hex

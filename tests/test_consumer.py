@@ -1,0 +1,274 @@
+"""The room socket, driven through the real ASGI application (origin check, session auth,
+routing) with WebsocketCommunicator."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+
+from chat import protocol
+from chat.models import Message
+from tests.conftest import new_client_id
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def room(room_factory):
+    return room_factory("General")
+
+
+@pytest.fixture
+def alice(user_factory):
+    return user_factory("Alice")
+
+
+@pytest.fixture
+def bob(user_factory):
+    return user_factory("Bob")
+
+
+async def joined(socket_for, room, user):
+    socket = await socket_for(room, user)
+    connected, _ = await socket.connect()
+    assert connected
+    return socket
+
+
+async def send(socket, frame) -> dict:
+    await socket.send_to(text_data=frame if isinstance(frame, str) else json.dumps(frame))
+    return await socket.receive_json_from(timeout=3)
+
+
+def message_frame(text: str, client_id: str | None = None) -> dict:
+    return {"type": "message.send", "client_id": client_id or new_client_id(), "text": text}
+
+
+@database_sync_to_async
+def stored(room) -> list[tuple[int, str, str]]:
+    return list(
+        Message.objects.filter(room=room).order_by("seq").values_list("seq", "sender__display_name", "text")
+    )
+
+
+async def test_a_message_is_stored_once_acknowledged_and_delivered_to_everyone(socket_for, room, alice, bob):
+    alice_socket = await joined(socket_for, room, alice)
+    bob_socket = await joined(socket_for, room, bob)
+
+    client_id = new_client_id()
+    await alice_socket.send_json_to(message_frame("hello", client_id))
+
+    alice_frames = [await alice_socket.receive_json_from(timeout=3) for _ in range(2)]
+    by_type = {frame["type"]: frame for frame in alice_frames}
+    assert by_type["ack"]["client_id"] == client_id
+    assert by_type["ack"]["message"]["seq"] == 1
+    assert by_type["message"]["message"]["text"] == "hello"
+    bob_frame = await bob_socket.receive_json_from(timeout=3)
+    assert bob_frame["type"] == "message"
+    assert bob_frame["message"]["seq"] == 1
+    assert bob_frame["message"]["sender"] == {"id": alice.pk, "name": "Alice"}
+    assert await stored(room) == [(1, "Alice", "hello")]
+    await alice_socket.disconnect()
+    await bob_socket.disconnect()
+
+
+async def test_the_sender_is_the_session_user_whatever_the_frame_claims(socket_for, room, alice):
+    socket = await joined(socket_for, room, alice)
+    frame = {**message_frame("hi"), "sender": {"id": 999, "name": "Mallory"}}
+    reply = await send(socket, frame)
+    assert reply["type"] == "error"
+    assert reply["code"] == "invalid_field"
+    assert await stored(room) == []
+    await socket.send_json_to(message_frame("hi"))
+    ack = await socket.receive_json_from(timeout=3)
+    ack = ack if ack["type"] == "ack" else await socket.receive_json_from(timeout=3)
+    assert ack["message"]["sender"]["name"] == "Alice"
+    await socket.disconnect()
+
+
+async def test_identical_text_sent_twice_is_two_messages(socket_for, room, alice):
+    socket = await joined(socket_for, room, alice)
+    for _ in range(2):
+        await socket.send_json_to(message_frame("same words"))
+        await socket.receive_json_from(timeout=3)
+        await socket.receive_json_from(timeout=3)
+    assert await stored(room) == [(1, "Alice", "same words"), (2, "Alice", "same words")]
+    await socket.disconnect()
+
+
+async def test_a_resend_of_the_same_client_id_returns_the_stored_message(socket_for, room, alice, bob):
+    alice_socket = await joined(socket_for, room, alice)
+    bob_socket = await joined(socket_for, room, bob)
+    frame = message_frame("only once")
+    await alice_socket.send_json_to(frame)
+    await alice_socket.receive_json_from(timeout=3)
+    await alice_socket.receive_json_from(timeout=3)
+    await bob_socket.receive_json_from(timeout=3)
+
+    ack = await send(alice_socket, frame)
+
+    assert ack["type"] == "ack"
+    assert ack["message"]["seq"] == 1
+    assert await stored(room) == [(1, "Alice", "only once")]
+    assert await bob_socket.receive_nothing(timeout=0.3)
+    await alice_socket.disconnect()
+    await bob_socket.disconnect()
+
+
+async def test_sync_returns_what_a_reconnecting_client_missed_in_order(socket_for, room, alice, bob):
+    alice_socket = await joined(socket_for, room, alice)
+    for text in ["one", "two", "three"]:
+        await alice_socket.send_json_to(message_frame(text))
+        await alice_socket.receive_json_from(timeout=3)
+        await alice_socket.receive_json_from(timeout=3)
+
+    bob_socket = await joined(socket_for, room, bob)
+    result = await send(bob_socket, {"type": "sync", "after_seq": 1})
+
+    assert result["type"] == "sync.result"
+    assert [(m["seq"], m["text"]) for m in result["messages"]] == [(2, "two"), (3, "three")]
+    assert result["has_more"] is False
+    await alice_socket.disconnect()
+    await bob_socket.disconnect()
+
+
+async def test_sync_comes_in_bounded_batches(socket_for, room, alice, settings):
+    settings.CHAT_CATCH_UP_MAX = 2
+    socket = await joined(socket_for, room, alice)
+    for text in "abc":
+        await socket.send_json_to(message_frame(text))
+        await socket.receive_json_from(timeout=3)
+        await socket.receive_json_from(timeout=3)
+
+    first = await send(socket, {"type": "sync", "after_seq": 0})
+    second = await send(socket, {"type": "sync", "after_seq": 2})
+
+    assert [m["seq"] for m in first["messages"]] == [1, 2]
+    assert first["has_more"] is True
+    assert [m["seq"] for m in second["messages"]] == [3]
+    assert second["has_more"] is False
+    await socket.disconnect()
+
+
+BAD_FRAMES = [
+    ("{not json", "invalid_json"),
+    ('["a", "list"]', "not_an_object"),
+    ('"just a string"', "not_an_object"),
+    ('{"type": "message.delete"}', "unknown_type"),
+    ('{"text": "no type"}', "unknown_type"),
+    ('{"type": "message.send", "client_id": "c1", "text": 42}', "invalid_field"),
+    ('{"type": "message.send", "client_id": "c1"}', "invalid_field"),
+    ('{"type": "message.send", "client_id": "has space", "text": "x"}', "invalid_field"),
+    ('{"type": "sync", "after_seq": "7"}', "invalid_field"),
+    ('{"type": "sync", "after_seq": -1}', "invalid_field"),
+    ('{"type": "message.send", "client_id": "c1", "text": "   \\n  "}', "blank_message"),
+    (json.dumps(message_frame("x" * 4001)), "message_too_long"),
+    (json.dumps(message_frame("x" * (64 * 1024))), "frame_too_large"),
+]
+
+
+@pytest.mark.parametrize(("raw", "code"), BAD_FRAMES)
+async def test_a_bad_frame_gets_an_error_code_stores_nothing_and_the_socket_keeps_working(
+    socket_for, room, alice, bob, raw, code
+):
+    alice_socket = await joined(socket_for, room, alice)
+    bob_socket = await joined(socket_for, room, bob)
+
+    reply = await send(alice_socket, raw)
+
+    assert reply["type"] == "error"
+    assert reply["code"] == code
+    assert reply["detail"]
+    assert await stored(room) == []
+    assert await bob_socket.receive_nothing(timeout=0.1)
+    # Both connections carry on as before.
+    await alice_socket.send_json_to(message_frame("still here"))
+    assert (await bob_socket.receive_json_from(timeout=3))["message"]["text"] == "still here"
+    await alice_socket.disconnect()
+    await bob_socket.disconnect()
+
+
+async def test_an_error_about_a_message_names_its_client_id(socket_for, room, alice):
+    socket = await joined(socket_for, room, alice)
+    reply = await send(socket, message_frame("x" * 4001, "abc-123"))
+    assert reply["client_id"] == "abc-123"
+    await socket.disconnect()
+
+
+async def test_a_binary_frame_is_refused_with_an_error(socket_for, room, alice):
+    socket = await joined(socket_for, room, alice)
+    await socket.send_to(bytes_data=b"\x00\x01")
+    reply = await socket.receive_json_from(timeout=3)
+    assert reply["code"] == "binary_not_supported"
+    await socket.disconnect()
+
+
+async def test_a_message_of_exactly_the_limit_is_accepted(socket_for, room, alice):
+    socket = await joined(socket_for, room, alice)
+    await socket.send_json_to(message_frame("é" * 4000))
+    frames = [await socket.receive_json_from(timeout=3) for _ in range(2)]
+    assert {frame["type"] for frame in frames} == {"ack", "message"}
+    await socket.disconnect()
+
+
+async def test_a_flood_is_rate_limited_with_a_retry_hint_and_nothing_is_lost(socket_for, room, alice, settings):
+    settings.CHAT_RATE_BURST = 3
+    settings.CHAT_RATE_PER_SECOND = 1
+    socket = await joined(socket_for, room, alice)
+    acks, errors = [], []
+    for index in range(5):
+        await socket.send_json_to(message_frame(f"flood {index}"))
+    while len(acks) + len(errors) < 5:
+        frame = await socket.receive_json_from(timeout=3)
+        if frame["type"] == "ack":
+            acks.append(frame)
+        elif frame["type"] == "error":
+            errors.append(frame)
+    assert len(acks) == 3
+    assert {error["code"] for error in errors} == {"rate_limited"}
+    assert all(error["retry_after_ms"] > 0 for error in errors)
+    assert [text for _, _, text in await stored(room)] == ["flood 0", "flood 1", "flood 2"]
+    await socket.disconnect()
+
+
+async def test_markup_is_carried_as_plain_text(socket_for, room, alice):
+    socket = await joined(socket_for, room, alice)
+    text = '<img src=x onerror="alert(1)"> & <script>alert(2)</script>'
+    await socket.send_json_to(message_frame(text))
+    frames = [await socket.receive_json_from(timeout=3) for _ in range(2)]
+    assert all(frame["message"]["text"] == text for frame in frames)
+    await socket.disconnect()
+
+
+async def test_a_socket_without_a_session_is_closed_with_4401(socket_for, room):
+    socket = await socket_for(room)
+    connected, _ = await socket.connect()
+    assert connected
+    assert (await socket.receive_output(timeout=3)) == {"type": "websocket.close", "code": protocol.CLOSE_NOT_AUTHENTICATED}
+
+
+async def test_a_socket_to_an_unknown_room_is_closed_with_4404(socket_for, alice):
+    socket = await socket_for(987654, alice)
+    connected, _ = await socket.connect()
+    assert connected
+    assert (await socket.receive_output(timeout=3)) == {"type": "websocket.close", "code": protocol.CLOSE_ROOM_NOT_FOUND}
+
+
+async def test_a_socket_from_a_foreign_origin_is_refused(socket_for, room, alice):
+    socket = await socket_for(room, alice, origin=b"http://evil.example")
+    connected, _ = await socket.connect()
+    assert not connected
+    assert await stored(room) == []
+
+
+async def test_messages_in_one_room_do_not_reach_another(socket_for, room_factory, alice, bob):
+    general, other = await database_sync_to_async(room_factory)("General"), await database_sync_to_async(room_factory)("Other")
+    alice_socket = await joined(socket_for, general, alice)
+    bob_socket = await joined(socket_for, other, bob)
+    await alice_socket.send_json_to(message_frame("for general only"))
+    await alice_socket.receive_json_from(timeout=3)
+    assert await bob_socket.receive_nothing(timeout=0.3)
+    await alice_socket.disconnect()
+    await bob_socket.disconnect()
