@@ -69,7 +69,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except Exception:
             # A fault in one frame must not end the connection.
             log.exception("frame failed room=%s user=%s", self.room_id, self.user.pk)
-            await self._send_error(Error.INTERNAL_ERROR, "The server could not handle that frame.", client_id)
+            await self._send_error(
+                Error.INTERNAL_ERROR, "The server could not handle that frame.", client_id
+            )
 
     async def _post(self, frame: protocol.SendMessage) -> None:
         wait = self.rate.take()

@@ -10,7 +10,8 @@ ROOM_NAME_MAX_CHARS = 80
 
 
 def name_key(name: str) -> str:
-    """The form under which two names count as the same: 'Ana', 'ANA' and 'ａｎａ' collide."""
+    """The form under which two names count as the same: 'Ana', 'ANA' and a full-width
+    'Ana' all collide, so nobody can pass for someone else by case or look-alike width."""
     return unicodedata.normalize("NFKC", name).casefold()
 
 

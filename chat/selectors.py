@@ -47,7 +47,9 @@ def _wire(messages: Iterable[Message]) -> list[protocol.WireMessage]:
     return [message_to_wire(message) for message in messages]
 
 
-def messages_before(*, room_id: int, before_seq: int | None = None, limit: int | None = None) -> Page:
+def messages_before(
+    *, room_id: int, before_seq: int | None = None, limit: int | None = None
+) -> Page:
     """The `limit` messages just before `before_seq` (the newest when None), oldest first."""
     limit = limit or settings.CHAT_HISTORY_PAGE_SIZE
     query = Message.objects.filter(room_id=room_id).select_related("sender")

@@ -88,7 +88,11 @@ def message_post(
                 raise RoomNotFound(room_id)
             seq = Room.objects.values_list("last_seq", flat=True).get(pk=room_id)
             message = Message.objects.create(
-                room_id=room_id, seq=seq, sender=sender, text=text, client_id=client_id,
+                room_id=room_id,
+                seq=seq,
+                sender=sender,
+                text=text,
+                client_id=client_id,
                 created_at=now,
             )
             wire = message_to_wire(message)
@@ -102,10 +106,40 @@ def message_post(
         return stored, False
 
 
-def _message_by_client_id(room_id: int, sender: User, client_id: str) -> protocol.WireMessage | None:
+def _message_by_client_id(
+    room_id: int, sender: User, client_id: str
+) -> protocol.WireMessage | None:
     message = (
         Message.objects.filter(room_id=room_id, sender=sender, client_id=client_id)
         .select_related("sender")
         .first()
     )
     return None if message is None else message_to_wire(message)
+
+
+def messages_import(*, room_id: int, sender: User, texts: list[str]) -> int:
+    """Append many messages at once (seeding, imports), numbered on from the room's last.
+    Nothing is announced: sockets that are open find them through catch-up."""
+    with transaction.atomic():
+        now = timezone.now()
+        if not Room.objects.filter(pk=room_id).update(
+            last_seq=F("last_seq") + len(texts), last_message_at=now
+        ):
+            raise RoomNotFound(room_id)
+        last_seq = Room.objects.values_list("last_seq", flat=True).get(pk=room_id)
+        first_seq = last_seq - len(texts) + 1
+        Message.objects.bulk_create(
+            (
+                Message(
+                    room_id=room_id,
+                    seq=first_seq + offset,
+                    sender=sender,
+                    text=text,
+                    client_id=f"import-{first_seq + offset}",
+                    created_at=now,
+                )
+                for offset, text in enumerate(texts)
+            ),
+            batch_size=2000,
+        )
+    return len(texts)

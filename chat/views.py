@@ -22,7 +22,8 @@ def index(request: HttpRequest) -> HttpResponse:
                 user = services.guest_claim(name=name, current_user=request.user)
             except services.NameTaken:
                 form.add_error(
-                    "name", f"“{name}” is already taken by someone else. Please choose another name."
+                    "name",
+                    f"“{name}” is already taken by someone else. Please choose another name.",
                 )
             else:
                 if user.pk != request.user.pk:
@@ -69,7 +70,11 @@ def room_messages(request: HttpRequest, room_id: int) -> HttpResponse:
     try:
         before = int(request.GET["before"]) if "before" in request.GET else None
     except ValueError:
-        return JsonResponse({"error": "invalid_field", "detail": "before must be a number"}, status=400)
+        return JsonResponse(
+            {"error": "invalid_field", "detail": "before must be a number"}, status=400
+        )
     page = selectors.messages_before(room_id=room.pk, before_seq=before)
-    body = protocol.encode_json(protocol.HistoryPage(messages=page.messages, has_more=page.has_more))
+    body = protocol.encode_json(
+        protocol.HistoryPage(messages=page.messages, has_more=page.has_more)
+    )
     return HttpResponse(body, content_type="application/json")

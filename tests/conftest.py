@@ -78,3 +78,12 @@ def socket_for() -> Callable[..., Awaitable[WebsocketCommunicator]]:
 
 def new_client_id() -> str:
     return uuid.uuid4().hex
+
+
+@pytest.fixture(autouse=True)
+def _unhashed_static_files(settings):
+    # Hashed names need `collectstatic` first; pages under test only need the URLs.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

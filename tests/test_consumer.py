@@ -49,11 +49,15 @@ def message_frame(text: str, client_id: str | None = None) -> dict:
 @database_sync_to_async
 def stored(room) -> list[tuple[int, str, str]]:
     return list(
-        Message.objects.filter(room=room).order_by("seq").values_list("seq", "sender__display_name", "text")
+        Message.objects.filter(room=room)
+        .order_by("seq")
+        .values_list("seq", "sender__display_name", "text")
     )
 
 
-async def test_a_message_is_stored_once_acknowledged_and_delivered_to_everyone(socket_for, room, alice, bob):
+async def test_a_message_is_stored_once_acknowledged_and_delivered_to_everyone(
+    socket_for, room, alice, bob
+):
     alice_socket = await joined(socket_for, room, alice)
     bob_socket = await joined(socket_for, room, bob)
 
@@ -98,7 +102,9 @@ async def test_identical_text_sent_twice_is_two_messages(socket_for, room, alice
     await socket.disconnect()
 
 
-async def test_a_resend_of_the_same_client_id_returns_the_stored_message(socket_for, room, alice, bob):
+async def test_a_resend_of_the_same_client_id_returns_the_stored_message(
+    socket_for, room, alice, bob
+):
     alice_socket = await joined(socket_for, room, alice)
     bob_socket = await joined(socket_for, room, bob)
     frame = message_frame("only once")
@@ -117,7 +123,9 @@ async def test_a_resend_of_the_same_client_id_returns_the_stored_message(socket_
     await bob_socket.disconnect()
 
 
-async def test_sync_returns_what_a_reconnecting_client_missed_in_order(socket_for, room, alice, bob):
+async def test_sync_returns_what_a_reconnecting_client_missed_in_order(
+    socket_for, room, alice, bob
+):
     alice_socket = await joined(socket_for, room, alice)
     for text in ["one", "two", "three"]:
         await alice_socket.send_json_to(message_frame(text))
@@ -213,7 +221,9 @@ async def test_a_message_of_exactly_the_limit_is_accepted(socket_for, room, alic
     await socket.disconnect()
 
 
-async def test_a_flood_is_rate_limited_with_a_retry_hint_and_nothing_is_lost(socket_for, room, alice, settings):
+async def test_a_flood_is_rate_limited_with_a_retry_hint_and_nothing_is_lost(
+    socket_for, room, alice, settings
+):
     settings.CHAT_RATE_BURST = 3
     settings.CHAT_RATE_PER_SECOND = 1
     socket = await joined(socket_for, room, alice)
@@ -246,14 +256,20 @@ async def test_a_socket_without_a_session_is_closed_with_4401(socket_for, room):
     socket = await socket_for(room)
     connected, _ = await socket.connect()
     assert connected
-    assert (await socket.receive_output(timeout=3)) == {"type": "websocket.close", "code": protocol.CLOSE_NOT_AUTHENTICATED}
+    assert (await socket.receive_output(timeout=3)) == {
+        "type": "websocket.close",
+        "code": protocol.CLOSE_NOT_AUTHENTICATED,
+    }
 
 
 async def test_a_socket_to_an_unknown_room_is_closed_with_4404(socket_for, alice):
     socket = await socket_for(987654, alice)
     connected, _ = await socket.connect()
     assert connected
-    assert (await socket.receive_output(timeout=3)) == {"type": "websocket.close", "code": protocol.CLOSE_ROOM_NOT_FOUND}
+    assert (await socket.receive_output(timeout=3)) == {
+        "type": "websocket.close",
+        "code": protocol.CLOSE_ROOM_NOT_FOUND,
+    }
 
 
 async def test_a_socket_from_a_foreign_origin_is_refused(socket_for, room, alice):
@@ -264,7 +280,10 @@ async def test_a_socket_from_a_foreign_origin_is_refused(socket_for, room, alice
 
 
 async def test_messages_in_one_room_do_not_reach_another(socket_for, room_factory, alice, bob):
-    general, other = await database_sync_to_async(room_factory)("General"), await database_sync_to_async(room_factory)("Other")
+    general, other = (
+        await database_sync_to_async(room_factory)("General"),
+        await database_sync_to_async(room_factory)("Other"),
+    )
     alice_socket = await joined(socket_for, general, alice)
     bob_socket = await joined(socket_for, other, bob)
     await alice_socket.send_json_to(message_frame("for general only"))

@@ -1,0 +1,47 @@
+# Each target is one obvious command. Python 3.11 and make are all a fresh machine needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-unit test-e2e lint install install-test browser clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(BIN)/.installed-test: $(BIN)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+install-test: $(BIN)/.installed-test
+
+## Serve the site on the embedded defaults (SQLite, in-memory channel layer, one process).
+run: install
+	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --no-input
+	DJANGO_DEBUG=1 $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --reload --reload-dir chat --reload-dir config
+
+## The whole suite: unit and socket tests, then the browser tests in their own run.
+test: install-test browser test-unit test-e2e
+
+test-unit: install-test
+	$(BIN)/pytest -m "not e2e"
+
+test-e2e: install-test browser
+	$(BIN)/pytest -m e2e
+
+## Debian's Chromium for the browser tests (never Playwright's own download).
+browser:
+	@command -v chromium >/dev/null || { \
+		apt-get update -qq && apt-get install -y -qq chromium fonts-noto-color-emoji; }
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) var staticfiles

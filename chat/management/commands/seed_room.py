@@ -1,0 +1,27 @@
+from django.contrib.auth.models import AnonymousUser
+from django.core.management.base import BaseCommand, CommandError
+
+from chat import services
+from chat.models import User, name_key
+
+
+class Command(BaseCommand):
+    help = "Fill a room (made if missing) with numbered messages, for trying out long histories."
+
+    def add_arguments(self, parser):
+        parser.add_argument("room", help="the room's name")
+        parser.add_argument("count", type=int, help="how many messages to add")
+        parser.add_argument("--sender", default="Seeder", help="the name they are sent under")
+
+    def handle(self, *args, room: str, count: int, sender: str, **options):
+        if count < 1:
+            raise CommandError("count must be at least 1")
+        target = services.room_get_or_create(name=room)
+        user = User.objects.filter(username=name_key(sender)).first()
+        if user is None:
+            user = services.guest_claim(name=sender, current_user=AnonymousUser())
+        chunk = 10_000
+        for start in range(0, count, chunk):
+            texts = [f"Message {n + 1} of {count}" for n in range(start, min(count, start + chunk))]
+            services.messages_import(room_id=target.pk, sender=user, texts=texts)
+        self.stdout.write(f"{count} messages added to {target.name!r} (room {target.pk}).")

@@ -1,0 +1,195 @@
+"""Writes: names, rooms, and messages stored once, numbered without gaps, announced on commit."""
+
+from __future__ import annotations
+
+import threading
+from unittest import mock
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.db import connection, transaction
+
+from chat import services
+from chat.models import Message, Room, User
+from tests.conftest import new_client_id
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def announced():
+    with mock.patch("chat.realtime.announce_message") as announce:
+        yield announce
+
+
+def post(room, sender, text="hello", client_id=None):
+    return services.message_post(
+        room_id=room.pk, sender=sender, text=text, client_id=client_id or new_client_id()
+    )
+
+
+# Names
+
+
+def test_a_new_name_makes_a_guest_without_a_usable_password():
+    user = services.guest_claim(name="Zoë 🌸", current_user=AnonymousUser())
+    assert user.name == "Zoë 🌸"
+    assert not user.has_usable_password()
+
+
+def test_a_name_held_by_someone_else_is_refused_whatever_its_case(user_factory):
+    user_factory("Ana")
+    with pytest.raises(services.NameTaken):
+        services.guest_claim(name="ANA", current_user=AnonymousUser())
+
+
+def test_the_holder_of_a_name_keeps_it(user_factory):
+    ana = user_factory("Ana")
+    assert services.guest_claim(name="Ana", current_user=ana) == ana
+
+
+def test_a_guest_who_picks_a_free_name_is_renamed_and_keeps_their_messages(
+    user_factory, room_factory
+):
+    guest = user_factory("Old name")
+    post(room_factory(), guest)
+    renamed = services.guest_claim(name="New name", current_user=guest)
+    assert renamed.pk == guest.pk
+    assert Message.objects.get().sender.name == "New name"
+    assert not User.objects.filter(display_name="Old name").exists()
+
+
+def test_a_guest_cannot_rename_into_a_name_someone_holds(user_factory):
+    user_factory("Taken")
+    guest = user_factory("Mine")
+    with pytest.raises(services.NameTaken):
+        services.guest_claim(name="taken", current_user=guest)
+
+
+# Rooms
+
+
+def test_rooms_are_found_case_insensitively_and_keep_the_name_as_first_typed():
+    first = services.room_get_or_create(name="Café Lounge")
+    again = services.room_get_or_create(name="CAFÉ LOUNGE")
+    assert again.pk == first.pk
+    assert again.name == "Café Lounge"
+    assert Room.objects.count() == 1
+
+
+# Messages
+
+
+def test_messages_are_numbered_one_two_three_per_room(room_factory, user_factory, announced):
+    general, other = room_factory(), room_factory()
+    alice = user_factory()
+    seqs = [post(general, alice)[0].seq for _ in range(3)] + [post(other, alice)[0].seq]
+    assert seqs == [1, 2, 3, 1]
+
+
+def test_identical_text_twice_is_two_messages(room_factory, user_factory, announced):
+    room, alice = room_factory(), user_factory()
+    post(room, alice, "same")
+    post(room, alice, "same")
+    assert list(Message.objects.values_list("seq", "text")) == [(1, "same"), (2, "same")]
+
+
+def test_a_resend_with_the_same_client_id_stores_nothing_new(
+    room_factory, user_factory, announced, django_capture_on_commit_callbacks
+):
+    room, alice = room_factory(), user_factory()
+    with django_capture_on_commit_callbacks(execute=True):
+        first, created = post(room, alice, "hi", client_id="c-1")
+        again, created_again = post(room, alice, "hi", client_id="c-1")
+    assert (created, created_again) == (True, False)
+    assert again == first
+    assert Message.objects.count() == 1
+    assert announced.call_count == 1
+
+
+def test_the_same_client_id_from_two_people_is_two_messages(room_factory, user_factory, announced):
+    room = room_factory()
+    post(room, user_factory(), client_id="same-id")
+    post(room, user_factory(), client_id="same-id")
+    assert Message.objects.count() == 2
+
+
+def test_a_message_is_announced_once_after_commit(
+    room_factory, user_factory, announced, django_capture_on_commit_callbacks
+):
+    room, alice = room_factory(), user_factory("Alice")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        message, _ = post(room, alice, "hi")
+        announced.assert_not_called()
+    for callback in callbacks:
+        callback()
+    announced.assert_called_once_with(room.pk, message)
+
+
+def test_nothing_is_announced_or_numbered_for_a_rolled_back_write(
+    room_factory, user_factory, announced, django_capture_on_commit_callbacks
+):
+    room, alice = room_factory(), user_factory()
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        post(room, alice)
+        raise RuntimeError("the surrounding work failed")
+    announced.assert_not_called()
+    assert post(room, alice)[0].seq == 1
+
+
+def test_posting_to_a_missing_room_raises(user_factory, announced):
+    with pytest.raises(services.RoomNotFound):
+        services.message_post(room_id=424242, sender=user_factory(), text="x", client_id="c")
+
+
+def test_an_import_continues_the_numbering(room_factory, user_factory, announced):
+    room, alice = room_factory(), user_factory()
+    post(room, alice)
+    services.messages_import(room_id=room.pk, sender=alice, texts=["a", "b"])
+    assert post(room, alice)[0].seq == 4
+    assert list(Message.objects.order_by("seq").values_list("seq", flat=True)) == [1, 2, 3, 4]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_posts_are_numbered_without_gaps_or_repeats(
+    room_factory, user_factory, announced
+):
+    room = room_factory()
+    writers, per_writer = 4, 25
+    senders = [user_factory() for _ in range(writers)]
+    start = threading.Barrier(writers)
+    failures = []
+
+    def write(sender):
+        try:
+            start.wait()
+            for index in range(per_writer):
+                post(room, sender, f"{sender.pk}:{index}")
+        except Exception as exc:  # surfaced below; a thread's exception is otherwise lost
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(sender,)) for sender in senders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    total = writers * per_writer
+    assert list(
+        Message.objects.filter(room=room).order_by("seq").values_list("seq", flat=True)
+    ) == list(range(1, total + 1))
+    room.refresh_from_db()
+    assert room.last_seq == total
+    # Each writer's own messages keep the order they were sent in.
+    for sender in senders:
+        texts = list(
+            Message.objects.filter(sender=sender).order_by("seq").values_list("text", flat=True)
+        )
+        assert texts == [f"{sender.pk}:{index}" for index in range(per_writer)]
