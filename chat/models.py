@@ -1,7 +1,7 @@
 import unicodedata
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils import timezone
 
@@ -15,6 +15,12 @@ def name_key(name: str) -> str:
     return unicodedata.normalize("NFKC", name).casefold()
 
 
+class NameKeyUserManager(UserManager):
+    def get_by_natural_key(self, username):
+        # Log-ins (admin, createsuperuser) find people by name in any case.
+        return self.get(username=name_key(username))
+
+
 class User(AbstractUser):
     """A person. Guests are users with a display name and no usable password.
 
@@ -25,9 +31,17 @@ class User(AbstractUser):
     username_validator = None  # names may be in any script and hold any symbol
     display_name = models.CharField(max_length=NAME_MAX_CHARS, blank=True)
 
+    objects = NameKeyUserManager()
+
     @property
     def name(self) -> str:
         return self.display_name or self.username
+
+    def save(self, *args, **kwargs):
+        # Accounts made outside the front page (createsuperuser, admin) share its rules.
+        self.display_name = self.display_name or self.username
+        self.username = name_key(self.username)
+        super().save(*args, **kwargs)
 
 
 class Room(models.Model):

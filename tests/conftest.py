@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 
@@ -16,6 +17,35 @@ from chat.models import Room, User, name_key
 from config.asgi import application
 
 _names = itertools.count(1)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Against PostgreSQL (DATABASE_URL set), skip everything with the reason when the server
+    cannot be reached, rather than failing on each test."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        return
+    import psycopg
+
+    try:
+        psycopg.connect(
+            host=database["HOST"],
+            port=database["PORT"] or 5432,
+            user=database["USER"],
+            password=database["PASSWORD"],
+            dbname="postgres",
+            connect_timeout=3,
+        ).close()
+    except psycopg.OperationalError as exc:
+        reason = f"PostgreSQL at {database['HOST']}:{database['PORT']} is not reachable: {exc}"
+        for item in items:
+            needs_database = item.get_closest_marker("django_db") or {
+                "db",
+                "transactional_db",
+                "admin_client",
+            } & set(item.fixturenames)
+            if needs_database:
+                item.add_marker(pytest.mark.skip(reason=reason.strip()))
 
 
 @pytest.fixture

@@ -205,3 +205,11 @@ def test_admin_lists_searches_and_filters_rooms_and_messages(admin_client, busy_
     by_room = admin_client.get("/admin/chat/message/", {"room__id__exact": busy_room.pk})
     assert by_room.context["cl"].result_count == 100
     assert admin_client.get("/admin/chat/message/", {"q": "Busy"}).context["cl"].result_count == 100
+
+
+def test_an_admin_account_holds_its_name_against_guests_and_logs_in_in_any_case(client):
+    User.objects.create_superuser("Admin", password="correct horse")
+    response = join(client, "admin", "Lobby")
+    assert "is already taken by someone else" in response.content.decode()
+    assert client.login(username="Admin", password="correct horse")
+    assert client.get("/admin/").status_code == 200
