@@ -20,17 +20,29 @@ _message_post = database_sync_to_async(services.message_post)
 _messages_after = database_sync_to_async(selectors.messages_after)
 
 
+async def refuse(consumer: AsyncWebsocketConsumer, code: int) -> None:
+    # Accept first: a close before accepting reaches the browser as a bare failed
+    # handshake, without the code that tells it why.
+    await consumer.accept()
+    await consumer.close(code=code)
+
+
+class NoSuchRoomConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        await refuse(self, protocol.CLOSE_ROOM_NOT_FOUND)
+
+
 class ChatConsumer(AsyncWebsocketConsumer):
     room_id: int | None = None
 
     async def connect(self) -> None:
         user = self.scope["user"]
         if not user.is_authenticated:
-            await self._refuse(protocol.CLOSE_NOT_AUTHENTICATED)
+            await refuse(self, protocol.CLOSE_NOT_AUTHENTICATED)
             return
         room = await _room_get(room_id=int(self.scope["url_route"]["kwargs"]["room_id"]))
         if room is None:
-            await self._refuse(protocol.CLOSE_ROOM_NOT_FOUND)
+            await refuse(self, protocol.CLOSE_ROOM_NOT_FOUND)
             return
         self.user = user
         self.rate = TokenBucket(
@@ -102,9 +114,3 @@ class ChatConsumer(AsyncWebsocketConsumer):
     ) -> None:
         frame = Error(code=code, detail=detail, client_id=client_id, retry_after_ms=retry_after_ms)
         await self.send(protocol.encode(frame))
-
-    async def _refuse(self, code: int) -> None:
-        # Accept first: a close before accepting reaches the browser as a bare failed
-        # handshake, without the code that tells it why.
-        await self.accept()
-        await self.close(code=code)

@@ -19,7 +19,12 @@ class Page:
     has_more: bool
 
 
+MAX_ID = 2**63 - 1  # larger numbers from a URL cannot be ids, and databases refuse them
+
+
 def room_get(*, room_id: int) -> Room | None:
+    if not 0 < room_id <= MAX_ID:
+        return None
     return Room.objects.filter(pk=room_id).first()
 
 

@@ -2,14 +2,21 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import login
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chat import protocol, selectors, services
 from chat.forms import JoinForm
 from chat.models import Room
+
+
+def _room_or_404(room_id: int) -> Room:
+    room = selectors.room_get(room_id=room_id)
+    if room is None:
+        raise Http404("No such room.")
+    return room
 
 
 @require_http_methods(["GET", "POST"])
@@ -40,7 +47,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def room(request: HttpRequest, room_id: int) -> HttpResponse:
-    room = get_object_or_404(Room, pk=room_id)
+    room = _room_or_404(room_id)
     if not request.user.is_authenticated:
         return redirect(f"{reverse('chat:index')}?{urlencode({'room': room.name})}")
     page = selectors.messages_before(room_id=room.pk)
@@ -66,9 +73,11 @@ def room_messages(request: HttpRequest, room_id: int) -> HttpResponse:
     """A page of older history, as JSON: `?before=SEQ` gives the messages just before SEQ."""
     if not request.user.is_authenticated:
         return JsonResponse({"error": "not_authenticated"}, status=403)
-    room = get_object_or_404(Room, pk=room_id)
+    room = _room_or_404(room_id)
     try:
         before = int(request.GET["before"]) if "before" in request.GET else None
+        if before is not None and not 0 <= before <= selectors.MAX_ID:
+            raise ValueError(before)
     except ValueError:
         return JsonResponse(
             {"error": "invalid_field", "detail": "before must be a number"}, status=400
