@@ -95,13 +95,13 @@ def socket_for() -> Callable[..., Awaitable[WebsocketCommunicator]]:
     with the site's Origin and the person's session cookie."""
 
     async def make(
-        room: Room | int, user: User | None = None, *, origin: bytes = b"http://localhost"
+        room: Room | str, user: User | None = None, *, origin: bytes = b"http://localhost"
     ) -> WebsocketCommunicator:
-        room_id = room if isinstance(room, int) else room.pk
+        path = room if isinstance(room, str) else f"/ws/rooms/{room.pk}/"
         headers = [(b"host", b"localhost"), (b"origin", origin)]
         if user is not None:
             headers.append((b"cookie", await database_sync_to_async(session_cookie_for)(user)))
-        return WebsocketCommunicator(application, f"/ws/rooms/{room_id}/", headers=headers)
+        return WebsocketCommunicator(application, path, headers=headers)
 
     return make
 

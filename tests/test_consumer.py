@@ -8,7 +8,7 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 
-from chat import protocol
+from chat import consumers, protocol
 from chat.models import Message
 from tests.conftest import new_client_id
 
@@ -262,8 +262,12 @@ async def test_a_socket_without_a_session_is_closed_with_4401(socket_for, room):
     }
 
 
-async def test_a_socket_to_an_unknown_room_is_closed_with_4404(socket_for, alice):
-    socket = await socket_for(987654, alice)
+@pytest.mark.parametrize(
+    "path",
+    ["/ws/rooms/987654/", "/ws/rooms/99999999999999999999999/", "/ws/rooms/abc/", "/ws/elsewhere"],
+)
+async def test_a_socket_to_an_unknown_or_invalid_room_is_closed_with_4404(socket_for, alice, path):
+    socket = await socket_for(path, alice)
     connected, _ = await socket.connect()
     assert connected
     assert (await socket.receive_output(timeout=3)) == {
@@ -291,3 +295,43 @@ async def test_messages_in_one_room_do_not_reach_another(socket_for, room_factor
     assert await bob_socket.receive_nothing(timeout=0.3)
     await alice_socket.disconnect()
     await bob_socket.disconnect()
+
+
+async def test_a_fault_while_handling_a_frame_is_reported_and_the_socket_carries_on(
+    socket_for, room, alice, monkeypatch
+):
+    socket = await joined(socket_for, room, alice)
+    real_post = consumers._message_post
+    calls = 0
+
+    async def failing_once(**kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("database hiccup")
+        return await real_post(**kwargs)
+
+    monkeypatch.setattr(consumers, "_message_post", failing_once)
+    reply = await send(socket, message_frame("first try", "try-1"))
+    assert (reply["type"], reply["code"], reply["client_id"]) == (
+        "error",
+        "internal_error",
+        "try-1",
+    )
+    await socket.send_json_to(message_frame("first try", "try-1"))
+    frames = [await socket.receive_json_from(timeout=3) for _ in range(2)]
+    assert {frame["type"] for frame in frames} == {"ack", "message"}
+    assert await stored(room) == [(1, "Alice", "first try")]
+    await socket.disconnect()
+
+
+async def test_a_room_deleted_while_open_closes_its_sockets_with_4404_on_the_next_post(
+    socket_for, room, alice
+):
+    socket = await joined(socket_for, room, alice)
+    await database_sync_to_async(room.delete)()
+    await socket.send_json_to(message_frame("anyone?"))
+    assert (await socket.receive_output(timeout=3)) == {
+        "type": "websocket.close",
+        "code": protocol.CLOSE_ROOM_NOT_FOUND,
+    }

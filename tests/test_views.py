@@ -169,8 +169,9 @@ def test_a_visitor_without_a_name_is_sent_to_the_front_page_with_the_room_filled
     assert 'value="Busy"' in client.get(response.url).content.decode()
 
 
-def test_an_unknown_room_is_not_found(client_for, user_factory):
-    assert client_for(user_factory()).get("/r/999999/").status_code == 404
+@pytest.mark.parametrize("path", ["/r/999999/", "/r/99999999999999999999999/", "/r/0/messages"])
+def test_an_unknown_room_is_not_found(client_for, user_factory, path):
+    assert client_for(user_factory()).get(path).status_code == 404
 
 
 def test_older_history_comes_in_pages_of_fifty_as_json(client_for, user_factory, busy_room):
@@ -182,7 +183,7 @@ def test_older_history_comes_in_pages_of_fifty_as_json(client_for, user_factory,
     assert page["messages"][0]["sender"]["name"] == "Other"
 
 
-@pytest.mark.parametrize("before", ["abc", "1.5", ""])
+@pytest.mark.parametrize("before", ["abc", "1.5", "", "-1", "99999999999999999999999"])
 def test_the_history_endpoint_refuses_a_bad_cursor(client_for, user_factory, busy_room, before):
     url = reverse("chat:room_messages", args=[busy_room.pk])
     response = client_for(user_factory()).get(url, {"before": before})

@@ -150,6 +150,10 @@ async function loadOlder() {
     loadOlderButton.textContent = "Load older messages";
     loadOlderButton.hidden = !hasOlder;
     roomStart.hidden = hasOlder;
+    // On a tall screen one page may not push the button out of view; observing it afresh
+    // reports whether it is still visible, and so loads the next page if it is.
+    olderObserver.unobserve(loadOlderButton);
+    olderObserver.observe(loadOlderButton);
   }
 }
 
@@ -284,12 +288,13 @@ newMessagesButton.addEventListener("click", scrollToBottom);
 loadOlderButton.addEventListener("click", loadOlder);
 reconnectButton.addEventListener("click", () => connection.reconnectNow());
 window.addEventListener("online", () => connection.reconnectNow());
-new IntersectionObserver(
+const olderObserver = new IntersectionObserver(
   (entries) => {
     if (entries.some((entry) => entry.isIntersecting)) loadOlder();
   },
   { root: scroller, rootMargin: "200px 0px 0px 0px" },
-).observe(loadOlderButton);
+);
+olderObserver.observe(loadOlderButton);
 
 connection.connect();
 field.focus();

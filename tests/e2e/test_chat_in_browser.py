@@ -1,0 +1,476 @@
+"""People chatting in Debian's Chromium against the real server process."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, WebSocketRoute, expect
+
+from tests.e2e.conftest import ChatServer, join
+
+pytestmark = pytest.mark.e2e
+
+
+# ---- helpers -----------------------------------------------------------------------------
+
+
+def composer(page: Page):
+    return page.get_by_label("Message", exact=True)
+
+
+def send(page: Page, text: str) -> None:
+    """Type `text` and press Enter; wait until the server has acknowledged it."""
+    field = composer(page)
+    field.fill(text)
+    field.press("Enter")
+    expect(field).to_have_value("")
+    expect(field).not_to_have_attribute("readonly", "")
+
+
+def texts(page: Page) -> list[str]:
+    """Every message's text on the page, exactly (textContent), top to bottom."""
+    return page.locator("#log .msg__text").evaluate_all("els => els.map(e => e.textContent)")
+
+
+def seqs(page: Page) -> list[int]:
+    return [
+        int(s) for s in page.locator("#log .msg").evaluate_all("els => els.map(e => e.dataset.seq)")
+    ]
+
+
+def wait_for_texts(page: Page, expected: list[str]) -> None:
+    """Wait until the log holds exactly `expected` (checked again as exact textContent)."""
+    expect(page.locator("#log .msg")).to_have_count(len(expected))
+    assert texts(page) == expected
+
+
+def scroll_metrics(page: Page) -> dict:
+    return page.locator("#scroller").evaluate(
+        "el => ({top: el.scrollTop, height: el.scrollHeight, client: el.clientHeight})"
+    )
+
+
+def at_bottom(page: Page) -> bool:
+    m = scroll_metrics(page)
+    return m["height"] - m["top"] - m["client"] <= 2
+
+
+# ---- talking -----------------------------------------------------------------------------
+
+
+def test_two_people_see_each_others_messages_live(new_person, unique):
+    room = unique("Kitchen")
+    alice_name, bob_name = unique("Alice"), unique("Bob")
+    alice = join(new_person(), alice_name, room)
+    bob = join(new_person(), bob_name, room)
+
+    send(alice, "Hi Bob!")
+    wait_for_texts(bob, ["Hi Bob!"])
+    send(bob, "Hello Alice 👋")
+    wait_for_texts(alice, ["Hi Bob!", "Hello Alice 👋"])
+    wait_for_texts(bob, ["Hi Bob!", "Hello Alice 👋"])
+
+    # Own messages are marked as such on each side; names are shown.
+    for page, mine, theirs in ((alice, 0, 1), (bob, 1, 0)):
+        items = page.locator("#log .msg")
+        expect(items.nth(mine)).to_have_class(re.compile(r"\bmsg--mine\b"))
+        expect(items.nth(theirs)).not_to_have_class(re.compile(r"\bmsg--mine\b"))
+    expect(bob.locator("#log .msg__sender")).to_have_text([alice_name, bob_name])
+    expect(alice.locator("#log .msg__sender")).to_have_text([alice_name, bob_name])
+
+    # Shift+Enter makes a new line; Enter sends the whole text as one message.
+    field = composer(alice)
+    field.press_sequentially("line one")
+    field.press("Shift+Enter")
+    field.press_sequentially("line two")
+    expect(field).to_have_value("line one\nline two")
+    expect(alice.locator("#log .msg")).to_have_count(2)  # nothing sent yet
+    field.press("Enter")
+    expect(field).to_have_value("")
+    expect(field).to_be_focused()
+    wait_for_texts(bob, ["Hi Bob!", "Hello Alice 👋", "line one\nline two"])
+    wait_for_texts(alice, ["Hi Bob!", "Hello Alice 👋", "line one\nline two"])
+
+
+def test_reloading_a_room_shows_its_history_in_order(new_person, unique):
+    room = unique("History")
+    alice = join(new_person(), unique("Alice"), room)
+    sent = ["first", "second", "third", "fourth"]
+    for text in sent:
+        send(alice, text)
+    wait_for_texts(alice, sent)
+
+    alice.reload()
+    wait_for_texts(alice, sent)
+    assert seqs(alice) == [1, 2, 3, 4]
+    tops = [box["y"] for box in (item.bounding_box() for item in alice.locator("#log .msg").all())]
+    assert tops == sorted(tops), "oldest at the top"
+    assert at_bottom(alice), "the newest message is in view"
+
+    # Someone joining later sees the same history.
+    carol = join(new_person(), unique("Carol"), room)
+    wait_for_texts(carol, sent)
+
+
+def test_markup_in_names_rooms_and_messages_is_shown_as_text(new_person, unique):
+    eve_name = unique("<b>Eve</b>")
+    room = unique("<i>lab</i> 🧪")
+    hostile = [
+        '<img src=x onerror="window.__pwned=1">',
+        "<script>window.__pwned=2</script>",
+        "&lt;b&gt;entities&lt;/b&gt; & <u>underline</u>",
+    ]
+    eve = join(new_person(), eve_name, room)
+    reader = join(new_person(), unique("Reader"), room)
+    for text in hostile:
+        send(eve, text)
+    wait_for_texts(reader, hostile)  # rendered live, by the script
+    eve.reload()
+    wait_for_texts(eve, hostile)  # rendered by the server's template
+    eve.wait_for_timeout(300)  # give any injected handler a chance to run
+
+    for page in (eve, reader):
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        assert page.locator("#log img, #log b, #log i, #log u, #log script").count() == 0
+        assert page.locator("h1.room__name").text_content() == room
+        assert page.title().startswith(room)
+        senders = page.locator("#log .msg__sender").all_text_contents()
+        assert senders == [eve_name] * len(hostile)
+    assert eve.locator(".room__me strong").text_content() == eve_name
+
+    # The front page lists the room by its literal name.
+    eve.goto("/")
+    link = eve.get_by_role("link", name=room, exact=True)
+    expect(link).to_have_count(1)
+    assert link.text_content() == room
+    assert eve.locator(".rooms i, .rooms b, .rooms img").count() == 0
+    expect(eve.get_by_label("Name", exact=True)).to_have_value(eve_name)
+    assert eve.evaluate("typeof window.__pwned") == "undefined"
+
+
+def test_a_name_held_by_someone_else_is_refused_and_a_returning_browser_keeps_its_name(
+    new_person, unique
+):
+    name = unique("Dana")
+    room = unique("Names")
+    dana_context = new_person()
+    join(dana_context, name, room)
+
+    # Someone else asks for the same name (in another case): refused, with a clear reason.
+    other = new_person().new_page()
+    other.goto("/")
+    other.get_by_label("Name", exact=True).fill(name.upper())
+    other.get_by_label("Room", exact=True).fill(room)
+    other.get_by_role("button", name="Join").click()
+    error = other.locator(".field__error")
+    expect(error).to_contain_text("already taken")
+    expect(error).to_contain_text(name.upper())
+    assert "/r/" not in other.url
+    expect(other.get_by_label("Name", exact=True)).to_have_value(name.upper())
+    expect(other.get_by_label("Name", exact=True)).to_have_attribute("aria-invalid", "true")
+
+    # Dana comes back in the same browser: the name is still hers, prefilled.
+    page = dana_context.new_page()
+    page.goto("/")
+    expect(page.get_by_label("Name", exact=True)).to_have_value(name)
+    elsewhere = join(dana_context, name, unique("Elsewhere"), page=page)
+    expect(elsewhere.locator(".room__me strong")).to_have_text(name)
+
+
+# ---- reconnecting ------------------------------------------------------------------------
+
+
+class FlakyLink:
+    """Sits between a page and the server: forwards every frame, can drop the connection,
+    and while `unreachable` refuses new connections before they open, as a dead server would.
+    While `losing_replies`, frames from the server are lost on the way to the page."""
+
+    def __init__(self, page: Page) -> None:
+        self.unreachable = False
+        self.losing_replies = False
+        self.current: WebSocketRoute | None = None
+        self.connections = 0
+        self.refused = 0
+        page.route_web_socket("**/ws/rooms/**", self._handle)
+
+    def _handle(self, ws: WebSocketRoute) -> None:
+        if self.unreachable:
+            self.refused += 1
+            ws.close(code=1006, reason="unreachable")  # before it opens: a failed handshake
+            return
+        self.connections += 1
+        self.current = ws
+        server = ws.connect_to_server()
+        ws.on_message(server.send)
+        server.on_message(lambda frame: None if self.losing_replies else ws.send(frame))
+
+    def drop(self) -> None:
+        """The server goes away: the page's socket closes, and new ones cannot open."""
+        self.unreachable = True
+        assert self.current is not None
+        self.current.close(code=1011, reason="server gone")
+        self.current = None
+        self.losing_replies = False
+
+
+def join_over_flaky_link(context: BrowserContext, name: str, room: str) -> tuple[Page, FlakyLink]:
+    page = context.new_page()
+    link = FlakyLink(page)
+    return join(context, name, room, page=page), link
+
+
+def go_offline(page: Page, link: FlakyLink) -> None:
+    page.evaluate("window.__sameDocument = 'still here'")
+    link.drop()
+    status = page.get_by_role("status")
+    expect(status).to_contain_text("Connection lost. Reconnecting…")
+    expect(page.get_by_role("button", name="Try now")).to_be_visible()
+    expect(page.locator("#composer")).to_have_class(re.compile(r"\bcomposer--offline\b"))
+    assert link.refused >= 1, "the page kept trying while the server was unreachable"
+
+
+def come_back(page: Page, link: FlakyLink, *, by_itself: bool = False) -> None:
+    """The server is reachable again; the page reconnects on its own backoff, or at once
+    when the person presses "Try now"."""
+    connections = link.connections
+    link.unreachable = False
+    if not by_itself:
+        page.get_by_role("button", name="Try now").click()
+    # The backoff after a few refused attempts is at most a few seconds.
+    expect(page.get_by_role("status")).to_contain_text("Back online.", timeout=10_000)
+    assert link.connections == connections + 1
+    assert page.evaluate("window.__sameDocument") == "still here", "no page reload"
+
+
+def test_a_dropped_connection_resumes_with_nothing_lost_or_doubled(new_person, unique):
+    room = unique("Flaky")
+    alice = join(new_person(), unique("Alice"), room)
+    bob, link = join_over_flaky_link(new_person(), unique("Bob"), room)
+    send(alice, "before the drop")
+    wait_for_texts(bob, ["before the drop"])  # Bob is online
+
+    go_offline(bob, link)
+    missed = ["one", "two", "same again", "same again", "five"]
+    for text in missed:
+        send(alice, text)
+    bob.wait_for_timeout(300)
+    assert texts(bob) == ["before the drop"], "nothing arrives while offline"
+
+    come_back(bob, link, by_itself=True)
+    expected = ["before the drop", *missed]
+    wait_for_texts(bob, expected)
+    assert seqs(bob) == list(range(1, len(expected) + 1))
+    # Still live afterwards, and still exactly once.
+    send(alice, "after")
+    wait_for_texts(bob, [*expected, "after"])
+    bob.wait_for_timeout(300)
+    assert seqs(bob) == list(range(1, len(expected) + 2))
+
+
+def test_a_message_sent_while_offline_stays_in_the_composer_and_is_delivered_once(
+    new_person, unique, screenshots_dir: Path
+):
+    room = unique("Outbox")
+    alice = join(new_person(), unique("Alice"), room)
+    bob, link = join_over_flaky_link(new_person(), unique("Bob"), room)
+    send(bob, "hello")
+    wait_for_texts(alice, ["hello"])
+
+    go_offline(bob, link)
+    field = composer(bob)
+    field.fill("written in a tunnel")
+    field.press("Enter")
+    bob.wait_for_timeout(500)
+    expect(field).to_have_value("written in a tunnel")  # not cleared: not stored yet
+    assert texts(alice) == ["hello"]
+    bob.screenshot(path=screenshots_dir / "room-offline.png")
+
+    come_back(bob, link)
+    expect(field).to_have_value("")
+    wait_for_texts(alice, ["hello", "written in a tunnel"])
+    wait_for_texts(bob, ["hello", "written in a tunnel"])
+    expect(bob.locator("#log .msg").last).to_have_class(re.compile(r"\bmsg--mine\b"))
+    bob.wait_for_timeout(300)
+    assert texts(alice) == ["hello", "written in a tunnel"], "delivered once"
+
+
+def test_a_message_whose_acknowledgement_was_lost_is_resent_but_stored_once(new_person, unique):
+    room = unique("Lost ack")
+    alice = join(new_person(), unique("Alice"), room)
+    bob, link = join_over_flaky_link(new_person(), unique("Bob"), room)
+    send(bob, "hello")
+    wait_for_texts(alice, ["hello"])
+
+    # The server stores Bob's message, but the connection dies before Bob hears back.
+    link.losing_replies = True
+    field = composer(bob)
+    field.fill("only once, please")
+    field.press("Enter")
+    wait_for_texts(alice, ["hello", "only once, please"])
+    expect(field).to_have_value("only once, please")
+    go_offline(bob, link)
+
+    # Bob's page resends it under the same id on reconnecting; the server knows it already.
+    come_back(bob, link)
+    expect(field).to_have_value("")
+    wait_for_texts(bob, ["hello", "only once, please"])
+    alice.wait_for_timeout(300)
+    assert texts(alice) == ["hello", "only once, please"]
+    assert seqs(bob) == [1, 2]
+
+
+# ---- scrolling -----------------------------------------------------------------------------
+
+
+def numbered(first: int, last: int, total: int) -> list[str]:
+    return [f"Message {n} of {total}" for n in range(first, last + 1)]
+
+
+def test_scrolling_up_loads_older_messages_and_keeps_the_reader_in_place(
+    chat_server: ChatServer, new_person, unique
+):
+    room = unique("Archive")
+    chat_server.seed_room(room, 120, sender=unique("Seeder"))
+    page = join(new_person(), unique("Reader"), room)
+    wait_for_texts(page, numbered(71, 120, 120))
+    expect(page.locator("#room-start")).to_be_hidden()
+    assert at_bottom(page)
+
+    def scroll_to_top_and_measure(seq: int) -> float:
+        # One script: the measurement is taken before the fetched page can be prepended.
+        return page.locator("#scroller").evaluate(
+            """(el, seq) => {
+                el.scrollTop = 0;
+                const text = document.querySelector(`#log .msg[data-seq="${seq}"] .msg__text`);
+                return text.getBoundingClientRect().top;
+            }""",
+            seq,
+        )
+
+    before = scroll_to_top_and_measure(71)
+    wait_for_texts(page, numbered(21, 120, 120))
+    after = page.locator('#log .msg[data-seq="71"] .msg__text').bounding_box()["y"]
+    assert abs(after - before) <= 3, f"the message being read moved from {before} to {after}"
+    expect(page.locator("#room-start")).to_be_hidden()
+
+    before = scroll_to_top_and_measure(21)
+    wait_for_texts(page, numbered(1, 120, 120))
+    after = page.locator('#log .msg[data-seq="21"] .msg__text').bounding_box()["y"]
+    assert abs(after - before) <= 3, f"the message being read moved from {before} to {after}"
+    expect(page.locator("#room-start")).to_be_visible()
+    expect(page.locator("#room-start")).to_have_text(f"This is the start of {room}.")
+    expect(page.locator("#load-older")).to_be_hidden()
+    assert seqs(page) == list(range(1, 121))
+
+
+def test_a_reader_scrolled_up_stays_put_and_is_offered_the_new_messages(
+    chat_server: ChatServer, new_person, unique, screenshots_dir: Path
+):
+    room = unique("Busy")
+    chat_server.seed_room(room, 40, sender=unique("Seeder"))
+    alice = join(new_person(), unique("Alice"), room)
+    bob = join(new_person(), unique("Bob"), room)
+    expect(bob.locator("#log .msg")).to_have_count(40)
+
+    bob.locator("#scroller").evaluate("el => el.scrollTop = 100")
+    anchor = bob.locator('#log .msg[data-seq="10"]')
+    top_before = anchor.bounding_box()["y"]
+    send(alice, "news while you read")
+    expect(bob.locator("#log .msg")).to_have_count(41)
+    new_messages = bob.locator("#new-messages")
+    expect(new_messages).to_be_visible()
+    expect(new_messages).to_have_text("1 new message ↓")
+    assert scroll_metrics(bob)["top"] == 100
+    assert abs(anchor.bounding_box()["y"] - top_before) < 1, "the reader was not moved"
+    expect(bob.locator("#log .msg").last).not_to_be_in_viewport()
+
+    send(alice, "and more")
+    expect(new_messages).to_have_text("2 new messages ↓")
+    bob.screenshot(path=screenshots_dir / "room-new-messages.png")
+    new_messages.click()
+    expect(new_messages).to_be_hidden()
+    expect(bob.locator("#log .msg").last).to_be_in_viewport()
+    assert at_bottom(bob)
+
+    # At the bottom, a new message scrolls into view by itself.
+    send(alice, "seen at once")
+    expect(bob.locator("#log .msg")).to_have_count(43)
+    expect(bob.locator("#log .msg").last).to_be_in_viewport()
+    assert at_bottom(bob)
+    expect(new_messages).to_be_hidden()
+
+
+# ---- screenshots ---------------------------------------------------------------------------
+
+
+def test_screenshots_of_the_front_page_a_busy_room_a_phone_and_dark_mode(
+    new_person, unique, screenshots_dir: Path
+):
+    desktop = {"viewport": {"width": 1280, "height": 800}}
+    phone = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+    room = unique("Weekend trip 🏕️")
+    alice_name = unique("Alice")
+    alice = join(new_person(**desktop), alice_name, room)
+    bob_context = new_person(**phone, device_scale_factor=2)
+    bob = join(bob_context, unique("Bob"), room)
+
+    conversation = [
+        (alice, "Morning! Are we still on for Saturday?"),
+        (alice, "I checked the forecast: sunny ☀️ all weekend"),
+        (alice, "Can you bring the tent?"),
+        (bob, "Yes! 🎉 I'll bring the tent and the stove."),
+        (
+            bob,
+            "Here's the campsite: https://example.com/campsites/lake-district/"
+            "pine-hollow-north-shore-pitch-42?season=summer&nights=2&people=4&dogs=0",
+        ),
+        (alice, "Packing list:\n- sleeping bags\n- head torches\n- marshmallows 🍫"),
+        (bob, "Perfect. Leaving at 8?"),
+        (
+            alice,
+            "8 works. I'll pick you up on the way, then we can stop for coffee at the "
+            "bakery near the bridge, the one with the blue awning and the excellent "
+            "cinnamon buns, because it's a long drive and nobody wants to start hungry.",
+        ),
+    ]
+    for page, text in conversation:
+        send(page, text)
+    expected = [text for _, text in conversation]
+    wait_for_texts(alice, expected)
+    wait_for_texts(bob, expected)
+    # Two grouped runs: Alice's first three share one header, Bob's next two another.
+    expect(alice.locator("#log .msg:not(.msg--continued)")).to_have_count(5)
+
+    alice.screenshot(path=screenshots_dir / "room-desktop.png")
+    bob.screenshot(path=screenshots_dir / "room-phone.png")
+    no_sideways_scroll = "document.documentElement.scrollWidth <= window.innerWidth"
+    assert bob.evaluate(no_sideways_scroll), "no horizontal scrolling on a phone"
+    expect(composer(bob)).to_be_in_viewport()
+
+    dark = join(new_person(**desktop, color_scheme="dark"), unique("Carol"), room)
+    send(dark, "Count me in 🙌")
+    wait_for_texts(dark, [*expected, "Count me in 🙌"])
+    dark.screenshot(path=screenshots_dir / "room-dark.png")
+
+    for other_room in ("Book club 📚", "Release planning", "Lunch ☕"):
+        page = join(alice.context, alice_name, unique(other_room))
+        send(page, "Anyone around?")
+    front = alice.context.new_page()
+    front.goto("/")
+    expect(front.locator(".rooms__item")).not_to_have_count(0)
+    front.screenshot(path=screenshots_dir / "front.png")
+    front_phone = bob_context.new_page()
+    front_phone.goto("/")
+    front_phone.screenshot(path=screenshots_dir / "front-phone.png")
+    assert front_phone.evaluate(no_sideways_scroll)
+
+    for name in (
+        "front.png",
+        "front-phone.png",
+        "room-desktop.png",
+        "room-phone.png",
+        "room-dark.png",
+    ):
+        assert (screenshots_dir / name).stat().st_size > 10_000
