@@ -1,4 +1,9 @@
-"""The room socket: authenticate, validate each frame, call a service, relay room events."""
+"""The room socket: authenticate, validate each frame, call a service, write the answer.
+
+Room events do not pass through here: the process's hub (realtime.py) writes them to this
+socket's LocalSocket directly. Every frame this consumer sends goes through the same
+LocalSocket, so answers and events leave in order and share its bound.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,19 @@ import logging
 import math
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import protocol, realtime, selectors, services
+from chat.middleware import RAW_SEND
 from chat.protocol import Error, ProtocolError
 from chat.ratelimit import TokenBucket
+from chat.writer import writer
 
 log = logging.getLogger(__name__)
 
 _room_get = database_sync_to_async(selectors.room_get)
-_message_post = database_sync_to_async(services.message_post)
 _messages_after = database_sync_to_async(selectors.messages_after)
 
 
@@ -27,13 +34,36 @@ async def refuse(consumer: AsyncWebsocketConsumer, code: int) -> None:
     await consumer.close(code=code)
 
 
-class NoSuchRoomConsumer(AsyncWebsocketConsumer):
+class LeanConsumer(AsyncWebsocketConsumer):
+    """A websocket consumer without a channel of its own and without dispatch's thread hop.
+
+    Channels gives each consumer a layer channel (and a task waiting on it) and closes
+    stale database connections in a thread before every event. Here events come from the
+    hub, and all database work goes through database_sync_to_async, which closes stale
+    connections itself; so each connection is one task reading its client, nothing more.
+    """
+
+    async def __call__(self, scope, receive, send) -> None:
+        self.scope = scope
+        self.channel_layer = None
+        # The server's own send: Channels' session wrapper around it only matters for HTTP.
+        self.base_send = scope.get(RAW_SEND, send)
+        try:
+            while True:
+                message = await receive()
+                await getattr(self, message["type"].replace(".", "_"))(message)
+        except StopConsumer:
+            pass
+
+
+class NoSuchRoomConsumer(LeanConsumer):
     async def connect(self) -> None:
         await refuse(self, protocol.CLOSE_ROOM_NOT_FOUND)
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
+class ChatConsumer(LeanConsumer):
     room_id: int | None = None
+    socket: realtime.LocalSocket | None = None
 
     async def connect(self) -> None:
         user = self.scope["user"]
@@ -48,17 +78,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.rate = TokenBucket(
             burst=settings.CHAT_RATE_BURST, per_second=settings.CHAT_RATE_PER_SECOND
         )
+        self.socket = realtime.LocalSocket(self.base_send, max_backlog=settings.CHAT_SOCKET_BACKLOG)
         # Join before accepting: nothing committed after the client's sync can be missed.
-        await realtime.join_room(room.pk, self.channel_name)
+        await realtime.hub().join(room.pk, self.socket)
         self.room_id = room.pk
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
-        if self.room_id is not None:
-            await realtime.leave_room(self.room_id, self.channel_name)
+        if self.socket is not None:
+            self.socket.abandon()
+            realtime.hub().leave(self.room_id, self.socket)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.room_id is None:
+        if self.socket is None:
             return
         client_id = None
         try:
@@ -75,42 +107,39 @@ class ChatConsumer(AsyncWebsocketConsumer):
             else:
                 await self._send_catch_up(frame)
         except ProtocolError as error:
-            await self._send_error(error.code, error.detail, error.client_id)
+            self._send_error(error.code, error.detail, error.client_id)
         except services.RoomNotFound:
-            await self.close(code=protocol.CLOSE_ROOM_NOT_FOUND)
+            await self.socket.close(protocol.CLOSE_ROOM_NOT_FOUND)
         except Exception:
             # A fault in one frame must not end the connection.
             log.exception("frame failed room=%s user=%s", self.room_id, self.user.pk)
-            await self._send_error(
+            self._send_error(
                 Error.INTERNAL_ERROR, "The server could not handle that frame.", client_id
             )
 
     async def _post(self, frame: protocol.SendMessage) -> None:
         wait = self.rate.take()
         if wait:
-            await self._send_error(
+            self._send_error(
                 Error.RATE_LIMITED,
                 "Too many messages; this one was not stored, send it again shortly.",
                 frame.client_id,
                 retry_after_ms=math.ceil(wait * 1000),
             )
             return
-        message, _ = await _message_post(
-            room_id=self.room_id, sender=self.user, text=frame.text, client_id=frame.client_id
+        message, _ = await writer().post(
+            services.Post(self.room_id, self.user, frame.text, frame.client_id)
         )
-        await self.send(protocol.encode(protocol.Ack(client_id=frame.client_id, message=message)))
+        self.socket.write(protocol.encode(protocol.Ack(client_id=frame.client_id, message=message)))
 
     async def _send_catch_up(self, frame: protocol.Sync) -> None:
         page = await _messages_after(room_id=self.room_id, after_seq=frame.after_seq)
-        await self.send(
+        self.socket.write(
             protocol.encode(protocol.SyncResult(messages=page.messages, has_more=page.has_more))
         )
 
-    async def chat_relay(self, event: dict) -> None:
-        await self.send(event["text"])
-
-    async def _send_error(
+    def _send_error(
         self, code: str, detail: str, client_id: str | None, *, retry_after_ms: int | None = None
     ) -> None:
         frame = Error(code=code, detail=detail, client_id=client_id, retry_after_ms=retry_after_ms)
-        await self.send(protocol.encode(frame))
+        self.socket.write(protocol.encode(frame))

@@ -1,34 +1,280 @@
-"""The only module that touches the channel layer.
+"""The only module that touches the channel layer: how room events reach sockets.
 
-Services call `announce_message` once a message is committed; every consumer in the room
-receives the event already encoded, so relaying it to a socket is a plain send.
+Per process, a hub subscribes once to each room that has sockets here and writes every
+event of that room, encoded once by whoever announced it, straight to those sockets. A
+delivery is a plain write: no database query, no thread hop, no JSON encoding, no
+per-socket channel and no per-event consumer dispatch (see DESIGN.md, "The hot path").
+
+    services (commit) -> announce_messages -> hub.publish -> channel layer group
+        -> hub's room subscription -> LocalSocket.write for each socket of the room
+
+The layer is the in-memory one in a single process and Redis across processes; either
+way it only carries hints: clients repair any gap from the database by sequence number.
 """
 
 from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from chat import protocol
 
-RELAY_EVENT = "chat.relay"  # handled by ChatConsumer.chat_relay
+log = logging.getLogger(__name__)
+
+ROOM_EVENT = "room.frames"
+CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects and catches up
+# Layers forget group members after `group_expiry` (a day by default); re-joining well
+# within it keeps a long-lived room subscription alive.
+GROUP_REFRESH_SECONDS = 15 * 60
+
+AsgiSend = Callable[[dict], Awaitable[None]]
 
 
 def room_group(room_id: int) -> str:
     return f"room.{room_id}"
 
 
-def announce_message(room_id: int, message: protocol.WireMessage) -> None:
-    """Send a stored message to every socket in its room. Called on commit, from sync code."""
-    text = protocol.encode(protocol.MessageEvent(message=message))
-    async_to_sync(get_channel_layer().group_send)(
-        room_group(room_id), {"type": RELAY_EVENT, "text": text}
-    )
+class LocalSocket:
+    """The outgoing side of one client's socket.
+
+    `write` never waits: while the client keeps up, a frame goes straight to the server's
+    transport (the ASGI send finishes without suspending). Once the client stops reading,
+    the send that would wait finishes in a task of its own and later frames queue behind
+    it, up to `max_backlog`; past that the socket is closed with 1013, so a slow reader
+    costs neither time nor unbounded memory, and it catches up from the database later.
+    """
+
+    __slots__ = ("_backlog", "_flusher", "_send", "closed", "max_backlog")
+
+    def __init__(self, send: AsgiSend, *, max_backlog: int):
+        self._send = send
+        self.max_backlog = max_backlog
+        self._backlog: deque[str] | None = None  # None while the client keeps up
+        self._flusher: asyncio.Task | None = None
+        self.closed = False
+
+    def write(self, text: str) -> None:
+        if self.closed:
+            return
+        if self._backlog is not None:
+            if len(self._backlog) >= self.max_backlog:
+                self._give_up()
+            else:
+                self._backlog.append(text)
+            return
+        sending = self._send({"type": "websocket.send", "text": text})
+        try:
+            # Python 3.12's eager tasks would do this: run the send until it first has to
+            # wait, which for a client that keeps up is never.
+            waiting_on = sending.send(None)
+        except StopIteration:
+            return
+        except Exception:  # the client has gone; its consumer is being torn down
+            self.closed = True
+            return
+        self._backlog = deque()
+        self._flusher = asyncio.get_running_loop().create_task(
+            self._flush(_finish(sending, waiting_on))
+        )
+
+    async def close(self, code: int) -> None:
+        """Close after the frames already written; later writes are dropped."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
+        await self._send({"type": "websocket.close", "code": code})
+
+    def abandon(self) -> None:
+        """The client has gone: drop whatever is queued for it."""
+        self.closed = True
+        if self._backlog is not None:
+            self._backlog.clear()
+        if self._flusher is not None:
+            self._flusher.cancel()
+
+    async def _flush(self, in_flight: Awaitable[None]) -> None:
+        try:
+            await in_flight
+            while self._backlog:
+                await self._send({"type": "websocket.send", "text": self._backlog.popleft()})
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.closed = True
+        finally:
+            self._backlog = None
+            self._flusher = None
+
+    def _give_up(self) -> None:
+        log.info("closing a socket whose client stopped reading")
+        self.closed = True
+        self._backlog.clear()
+        flusher = self._flusher
+
+        async def close_when_written() -> None:
+            if flusher is not None:
+                await flusher
+            await self._send({"type": "websocket.close", "code": CLOSE_TOO_SLOW})
+
+        asyncio.get_running_loop().create_task(close_when_written())
 
 
-async def join_room(room_id: int, channel_name: str) -> None:
-    await get_channel_layer().group_add(room_group(room_id), channel_name)
+async def _finish(coroutine: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+    """Drive to its end a coroutine whose first step was taken by hand, as a task would."""
+    try:
+        while True:
+            if waiting_on is None:  # a bare yield: just let the loop run once
+                await asyncio.sleep(0)
+            else:
+                # Take the future over as a task does on receiving it, then wait for it.
+                waiting_on._asyncio_future_blocking = False
+                await waiting_on
+            waiting_on = coroutine.send(None)
+    except StopIteration:
+        pass
+    finally:
+        coroutine.close()
 
 
-async def leave_room(room_id: int, channel_name: str) -> None:
-    await get_channel_layer().group_discard(room_group(room_id), channel_name)
+class RoomHub:
+    """This process's sockets by room, with one layer subscription per room."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.layer = get_channel_layer()
+        self.rooms: dict[int, set[LocalSocket]] = {}
+        self._subscriptions: dict[int, tuple[asyncio.Future, asyncio.Task]] = {}
+        self._outbox: dict[int, list[str]] = {}
+        self._publisher: asyncio.Task | None = None
+        self._channels: dict[int, str] = {}  # room -> this process's subscription channel
+        self._refresher: asyncio.Task | None = None
+
+    async def join(self, room_id: int, socket: LocalSocket) -> None:
+        """Add a socket to its room; returns once the room's events are flowing here, so
+        nothing committed after this can be missed."""
+        self.rooms.setdefault(room_id, set()).add(socket)
+        if room_id not in self._subscriptions:
+            ready = self.loop.create_future()
+            task = self.loop.create_task(self._subscribe(room_id, ready))
+            self._subscriptions[room_id] = (ready, task)
+        await asyncio.shield(self._subscriptions[room_id][0])
+
+    def leave(self, room_id: int, socket: LocalSocket) -> None:
+        sockets = self.rooms.get(room_id)
+        if sockets is None:
+            return
+        sockets.discard(socket)
+        if not sockets:
+            del self.rooms[room_id]
+            _, task = self._subscriptions.pop(room_id)
+            task.cancel()
+
+    def publish(self, room_id: int, frames: list[str]) -> None:
+        """Send encoded frames to every socket of the room, in every process, in order."""
+        self._outbox.setdefault(room_id, []).extend(frames)
+        if self._publisher is None:
+            self._publisher = self.loop.create_task(self._publish_pending())
+
+    async def _publish_pending(self) -> None:
+        # One task sends everything, so a room's events leave this process in the order
+        # they were committed; frames that piled up meanwhile travel as one layer event.
+        try:
+            while self._outbox:
+                room_id, frames = next(iter(self._outbox.items()))
+                del self._outbox[room_id]
+                try:
+                    await self.layer.group_send(
+                        room_group(room_id), {"type": ROOM_EVENT, "frames": frames}
+                    )
+                except Exception:
+                    log.exception("could not publish to room %s; clients will catch up", room_id)
+        finally:
+            self._publisher = None
+
+    async def _subscribe(self, room_id: int, ready: asyncio.Future) -> None:
+        group = room_group(room_id)
+        channel = await self.layer.new_channel()
+        try:
+            await self.layer.group_add(group, channel)
+            ready.set_result(None)
+            self._channels[room_id] = channel
+            self._start_refresher()
+            while True:
+                event = await self.layer.receive(channel)
+                sockets = self.rooms.get(room_id)
+                if not sockets:
+                    continue
+                for text in event["frames"]:
+                    for socket in tuple(sockets):
+                        socket.write(text)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("room %s subscription failed", room_id)
+            if not ready.done():
+                ready.set_exception(exc)
+            self._fail_room(room_id)
+        finally:
+            self._channels.pop(room_id, None)
+            await asyncio.shield(self._discard(group, channel))
+
+    def _start_refresher(self) -> None:
+        if self._refresher is None:
+            self._refresher = self.loop.create_task(self._refresh_groups())
+
+    async def _refresh_groups(self) -> None:
+        while True:
+            await asyncio.sleep(GROUP_REFRESH_SECONDS)
+            for room_id, channel in list(self._channels.items()):
+                try:
+                    await self.layer.group_add(room_group(room_id), channel)
+                except Exception:
+                    log.warning("could not refresh room %s", room_id, exc_info=True)
+
+    async def _discard(self, group: str, channel: str) -> None:
+        try:
+            await self.layer.group_discard(group, channel)
+        except Exception:
+            log.warning("could not leave %s", group, exc_info=True)
+
+    def _fail_room(self, room_id: int) -> None:
+        # Without a subscription these sockets would silently miss events: close them, and
+        # their clients reconnect and catch up.
+        for socket in self.rooms.pop(room_id, ()):
+            self.loop.create_task(socket.close(1011))
+        self._subscriptions.pop(room_id, None)
+
+
+_hub: RoomHub | None = None
+
+
+def hub() -> RoomHub:
+    """This process's hub, bound to the running event loop (tests run several loops)."""
+    global _hub
+    loop = asyncio.get_running_loop()
+    if _hub is None or _hub.loop is not loop:
+        _hub = RoomHub(loop)
+    return _hub
+
+
+def announce_messages(room_id: int, messages: list[protocol.WireMessage]) -> None:
+    """Send stored messages, in order, to every socket in their room. Called on commit,
+    from the thread that committed; it does not wait for the delivery."""
+    frames = [protocol.encode(protocol.MessageEvent(message=message)) for message in messages]
+    current = _hub
+    if current is not None and current.loop.is_running() and not current.loop.is_closed():
+        current.loop.call_soon_threadsafe(current.publish, room_id, frames)
+    else:
+        # No sockets served by this process (a management command, say): publish directly
+        # for other processes.
+        async_to_sync(get_channel_layer().group_send)(
+            room_group(room_id), {"type": ROOM_EVENT, "frames": frames}
+        )

@@ -91,8 +91,9 @@ LOGIN_URL = "chat:index"
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels.layers.InMemoryChannelLayer",
-        # Each socket's channel holds events it has not relayed yet; the default of 100
-        # drops silently under a burst. Clients still repair any gap from the database.
+        # One channel per room per process carries that room's events, many frames to an
+        # event under load; the default of 100 could drop under a burst of rooms. Clients
+        # repair any gap from the database anyway.
         "CONFIG": {"capacity": 1000},
     },
 }
@@ -125,6 +126,9 @@ CHAT_MESSAGE_MAX_CHARS = 4000
 CHAT_FRAME_MAX_BYTES = 64 * 1024
 CHAT_HISTORY_PAGE_SIZE = 50
 CHAT_CATCH_UP_MAX = 500
+# Frames queued for a client that has stopped reading, beyond what the server's transport
+# buffers; past this its socket is closed (1013) and it catches up when it returns.
+CHAT_SOCKET_BACKLOG = env.int("CHAT_SOCKET_BACKLOG", default=1000)
 # A person types a few messages a second at most; a burst allows pasting several lines.
 CHAT_RATE_BURST = env.int("CHAT_RATE_BURST", default=20)
 CHAT_RATE_PER_SECOND = env.float("CHAT_RATE_PER_SECOND", default=5.0)

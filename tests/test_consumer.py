@@ -3,12 +3,13 @@ routing) with WebsocketCommunicator."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 from channels.db import database_sync_to_async
 
-from chat import consumers, protocol
+from chat import protocol, writer
 from chat.models import Message
 from tests.conftest import new_client_id
 
@@ -301,17 +302,17 @@ async def test_a_fault_while_handling_a_frame_is_reported_and_the_socket_carries
     socket_for, room, alice, monkeypatch
 ):
     socket = await joined(socket_for, room, alice)
-    real_post = consumers._message_post
+    real_post_many = writer._post_many
     calls = 0
 
-    async def failing_once(**kwargs):
+    async def failing_once(posts):
         nonlocal calls
         calls += 1
         if calls == 1:
             raise RuntimeError("database hiccup")
-        return await real_post(**kwargs)
+        return await real_post_many(posts)
 
-    monkeypatch.setattr(consumers, "_message_post", failing_once)
+    monkeypatch.setattr(writer, "_post_many", failing_once)
     reply = await send(socket, message_frame("first try", "try-1"))
     assert (reply["type"], reply["code"], reply["client_id"]) == (
         "error",
@@ -335,3 +336,33 @@ async def test_a_room_deleted_while_open_closes_its_sockets_with_4404_on_the_nex
         "type": "websocket.close",
         "code": protocol.CLOSE_ROOM_NOT_FOUND,
     }
+
+
+async def test_every_socket_receives_concurrent_senders_messages_once_in_sequence_order(
+    socket_for, room, user_factory, settings
+):
+    settings.CHAT_RATE_BURST = 1000
+    people = [await database_sync_to_async(user_factory)() for _ in range(4)]
+    sockets = [await joined(socket_for, room, person) for person in people]
+    per_sender = 25
+    total = per_sender * len(sockets)
+
+    async def send_all(socket, index):
+        for number in range(per_sender):
+            await socket.send_json_to(message_frame(f"{index}:{number}"))
+
+    async def received_seqs(socket):
+        seqs = []
+        while len(seqs) < total:
+            frame = await socket.receive_json_from(timeout=5)
+            if frame["type"] == "message":
+                seqs.append(frame["message"]["seq"])
+        return seqs
+
+    receiving = [asyncio.ensure_future(received_seqs(socket)) for socket in sockets]
+    await asyncio.gather(*(send_all(socket, index) for index, socket in enumerate(sockets)))
+    for seqs in await asyncio.gather(*receiving):
+        assert seqs == list(range(1, total + 1))
+    assert [seq for seq, _, _ in await stored(room)] == list(range(1, total + 1))
+    for socket in sockets:
+        await socket.disconnect()

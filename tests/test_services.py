@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def announced():
-    with mock.patch("chat.realtime.announce_message") as announce:
+    with mock.patch("chat.realtime.announce_messages") as announce:
         yield announce
 
 
@@ -123,7 +123,7 @@ def test_a_message_is_announced_once_after_commit(
         announced.assert_not_called()
     for callback in callbacks:
         callback()
-    announced.assert_called_once_with(room.pk, message)
+    announced.assert_called_once_with(room.pk, [message])
 
 
 def test_nothing_is_announced_or_numbered_for_a_rolled_back_write(
@@ -193,3 +193,42 @@ def test_concurrent_posts_are_numbered_without_gaps_or_repeats(
             Message.objects.filter(sender=sender).order_by("seq").values_list("text", flat=True)
         )
         assert texts == [f"{sender.pk}:{index}" for index in range(per_writer)]
+
+
+def test_a_batch_stores_each_post_once_in_order_and_announces_once_per_room(
+    room_factory, user_factory, announced, django_capture_on_commit_callbacks
+):
+    general, other = room_factory(), room_factory()
+    ana, bo = user_factory(), user_factory()
+    stored_before, _ = post(general, ana, "already here", client_id="old")
+    batch = [
+        services.Post(general.pk, ana, "one", "a1"),
+        services.Post(other.pk, bo, "elsewhere", "b1"),
+        services.Post(general.pk, bo, "two", "b2"),
+        services.Post(general.pk, ana, "one", "a1"),  # resent before its ack came back
+        services.Post(general.pk, ana, "already here", "old"),
+        services.Post(424242, ana, "nowhere", "a2"),
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        results = services.messages_post_many(batch)
+
+    seqs = [(r[0].seq, r[1]) if isinstance(r, tuple) else type(r) for r in results]
+    assert seqs == [(2, True), (1, True), (3, True), (2, True), (1, False), services.RoomNotFound]
+    assert results[0][0] == results[3][0]
+    assert results[4][0] == stored_before
+    assert Message.objects.filter(room=general).count() == 3
+    announced_rooms = {
+        call.args[0]: [m.seq for m in call.args[1]] for call in announced.call_args_list
+    }
+    assert announced_rooms == {general.pk: [2, 3], other.pk: [1]}
+
+
+def test_a_batch_uses_a_fixed_number_of_queries_whatever_its_size(
+    room_factory, user_factory, announced, django_assert_max_num_queries
+):
+    room, ana = room_factory(), user_factory()
+    with django_assert_max_num_queries(6):
+        services.messages_post_many(
+            [services.Post(room.pk, ana, f"m{n}", f"c{n}") for n in range(100)]
+        )
+    assert Message.objects.count() == 100

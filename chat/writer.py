@@ -1,0 +1,66 @@
+"""Gathers the posts of every socket in this process into shared transactions.
+
+While one batch is being written, new posts wait for the next, so under load many
+messages share one transaction (one thread hop, one commit), and at rest a post is
+written at once, alone. Each post is acknowledged only after its own batch commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from channels.db import database_sync_to_async
+
+from chat import services
+
+MAX_BATCH = 200
+
+_post_many = database_sync_to_async(services.messages_post_many)
+
+
+class BatchWriter:
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self._waiting: list[tuple[services.Post, asyncio.Future]] = []
+        self._task: asyncio.Task | None = None
+
+    async def post(self, post: services.Post) -> services.PostResult:
+        """Store `post` (see services.message_post); raises RoomNotFound."""
+        done = self.loop.create_future()
+        self._waiting.append((post, done))
+        if self._task is None:
+            self._task = self.loop.create_task(self._write_waiting())
+        result = await done
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    async def _write_waiting(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._waiting[:MAX_BATCH]
+                del self._waiting[:MAX_BATCH]
+                try:
+                    results = await _post_many([post for post, _ in batch])
+                except Exception as exc:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                    continue
+                for (_, done), result in zip(batch, results, strict=True):
+                    if not done.done():  # its socket may have gone meanwhile
+                        done.set_result(result)
+        finally:
+            self._task = None
+
+
+_writer: BatchWriter | None = None
+
+
+def writer() -> BatchWriter:
+    """This process's writer, bound to the running event loop (tests run several loops)."""
+    global _writer
+    loop = asyncio.get_running_loop()
+    if _writer is None or _writer.loop is not loop:
+        _writer = BatchWriter(loop)
+    return _writer

@@ -1,0 +1,162 @@
+"""The per-process hub: each room's events reach every local socket once, in order, and a
+client that stops reading slows nobody else."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from chat import realtime
+from chat.realtime import LocalSocket
+
+
+class FakeClient:
+    """The server side of one client's connection, as uvicorn's send behaves: it finishes
+    at once while the transport is writable, and waits while the client is not reading."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.closed_with: int | None = None
+        self.reading = asyncio.Event()
+        self.reading.set()
+
+    async def send(self, message: dict) -> None:
+        await self.reading.wait()
+        if message["type"] == "websocket.send":
+            self.texts.append(message["text"])
+        else:
+            self.closed_with = message["code"]
+
+
+class GoneClient:
+    async def send(self, message: dict) -> None:
+        raise OSError("the client has gone")
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+def frames(*texts: str) -> list[str]:
+    return list(texts)
+
+
+async def test_a_write_to_a_client_that_keeps_up_goes_out_at_once():
+    client = FakeClient()
+    socket = LocalSocket(client.send, max_backlog=10)
+    socket.write("a")
+    socket.write("b")
+    assert client.texts == ["a", "b"]  # no task, no waiting
+
+
+async def test_writes_to_a_client_that_stopped_reading_queue_in_order_and_go_out_when_it_reads():
+    client = FakeClient()
+    socket = LocalSocket(client.send, max_backlog=10)
+    client.reading.clear()
+    for text in "abc":
+        socket.write(text)
+    await settle()
+    assert client.texts == []
+    client.reading.set()
+    await settle()
+    socket.write("d")
+    await settle()
+    assert client.texts == ["a", "b", "c", "d"]
+
+
+async def test_a_client_that_falls_too_far_behind_is_closed_with_1013_after_what_it_had():
+    client = FakeClient()
+    socket = LocalSocket(client.send, max_backlog=3)
+    client.reading.clear()
+    for number in range(10):
+        socket.write(str(number))
+    assert socket.closed
+    client.reading.set()
+    await settle()
+    assert client.texts == ["0"]  # the frame already in the transport; the rest is dropped
+    assert client.closed_with == realtime.CLOSE_TOO_SLOW
+    socket.write("late")
+    await settle()
+    assert client.texts == ["0"]
+
+
+async def test_a_write_to_a_client_that_has_gone_is_dropped_quietly():
+    socket = LocalSocket(GoneClient().send, max_backlog=3)
+    socket.write("a")
+    assert socket.closed
+
+
+@pytest.fixture
+def hub():
+    return realtime.hub
+
+
+async def test_the_hub_delivers_each_room_event_to_every_local_socket_in_order(hub):
+    clients = [FakeClient() for _ in range(3)]
+    sockets = [LocalSocket(c.send, max_backlog=100) for c in clients]
+    elsewhere = FakeClient()
+    for socket in sockets:
+        await hub().join(1, socket)
+    await hub().join(2, LocalSocket(elsewhere.send, max_backlog=100))
+
+    hub().publish(1, frames("m1", "m2"))
+    hub().publish(1, frames("m3"))
+    await settle()
+
+    assert all(client.texts == ["m1", "m2", "m3"] for client in clients)
+    assert elsewhere.texts == []
+
+
+async def test_one_client_that_stops_reading_does_not_hold_up_the_others(hub):
+    slow, fast = FakeClient(), FakeClient()
+    await hub().join(1, LocalSocket(slow.send, max_backlog=5))
+    await hub().join(1, LocalSocket(fast.send, max_backlog=5))
+    slow.reading.clear()
+
+    for number in range(50):
+        hub().publish(1, [f"m{number}"])
+        await settle()
+
+    assert fast.texts == [f"m{number}" for number in range(50)]
+    slow.reading.set()
+    await settle()
+    assert slow.closed_with == realtime.CLOSE_TOO_SLOW
+    assert slow.texts == ["m0"]
+
+
+async def test_a_socket_that_leaves_while_a_broadcast_is_in_flight_stops_receiving(hub):
+    staying, leaving = FakeClient(), FakeClient()
+    leaving_socket = LocalSocket(leaving.send, max_backlog=5)
+    await hub().join(1, LocalSocket(staying.send, max_backlog=5))
+    await hub().join(1, leaving_socket)
+
+    hub().publish(1, ["before"])
+    leaving_socket.abandon()  # the client disconnects before the event is relayed
+    hub().leave(1, leaving_socket)
+    hub().publish(1, ["after"])
+    await settle()
+
+    assert staying.texts == ["before", "after"]
+    assert leaving.texts == []
+
+
+async def test_a_gone_client_does_not_stop_delivery_to_the_rest(hub):
+    alive = FakeClient()
+    await hub().join(1, LocalSocket(GoneClient().send, max_backlog=5))
+    await hub().join(1, LocalSocket(alive.send, max_backlog=5))
+    hub().publish(1, ["m1"])
+    hub().publish(1, ["m2"])
+    await settle()
+    assert alive.texts == ["m1", "m2"]
+
+
+async def test_the_last_socket_leaving_ends_the_room_subscription(hub):
+    socket = LocalSocket(FakeClient().send, max_backlog=5)
+    await hub().join(7, socket)
+    assert 7 in hub().rooms
+    hub().leave(7, socket)
+    await settle()
+    assert 7 not in hub().rooms
+    assert "room.7" not in hub().layer.groups
