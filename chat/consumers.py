@@ -7,8 +7,10 @@ LocalSocket, so answers and events leave in order and share its bound.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
+from functools import partial
 
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
@@ -22,6 +24,8 @@ from chat.ratelimit import TokenBucket
 from chat.writer import writer
 
 log = logging.getLogger(__name__)
+
+MAX_POSTS_IN_FLIGHT = 100
 
 _room_get = database_sync_to_async(selectors.room_get)
 _messages_after = database_sync_to_async(selectors.messages_after)
@@ -78,6 +82,7 @@ class ChatConsumer(LeanConsumer):
         self.rate = TokenBucket(
             burst=settings.CHAT_RATE_BURST, per_second=settings.CHAT_RATE_PER_SECOND
         )
+        self.posts_in_flight = asyncio.Semaphore(MAX_POSTS_IN_FLIGHT)
         self.socket = realtime.LocalSocket(self.base_send, max_backlog=settings.CHAT_SOCKET_BACKLOG)
         # Join before accepting: nothing committed after the client's sync can be missed.
         await realtime.hub().join(room.pk, self.socket)
@@ -108,8 +113,6 @@ class ChatConsumer(LeanConsumer):
                 await self._send_catch_up(frame)
         except ProtocolError as error:
             self._send_error(error.code, error.detail, error.client_id)
-        except services.RoomNotFound:
-            await self.socket.close(protocol.CLOSE_ROOM_NOT_FOUND)
         except Exception:
             # A fault in one frame must not end the connection.
             log.exception("frame failed room=%s user=%s", self.room_id, self.user.pk)
@@ -127,10 +130,30 @@ class ChatConsumer(LeanConsumer):
                 retry_after_ms=math.ceil(wait * 1000),
             )
             return
-        message, _ = await writer().post(
+        # Keep reading while the post is stored: a client's messages share batches and it
+        # is acknowledged as each commits, in order. The semaphore bounds what one
+        # connection can have waiting.
+        await self.posts_in_flight.acquire()
+        stored = writer().submit(
             services.Post(self.room_id, self.user, frame.text, frame.client_id)
         )
-        self.socket.write(protocol.encode(protocol.Ack(client_id=frame.client_id, message=message)))
+        stored.add_done_callback(partial(self._acknowledge, frame.client_id))
+
+    def _acknowledge(self, client_id: str, stored: asyncio.Future) -> None:
+        self.posts_in_flight.release()
+        if stored.cancelled():
+            return
+        error = stored.exception()
+        if error is None:
+            message, _ = stored.result()
+            self.socket.write(protocol.encode(protocol.Ack(client_id=client_id, message=message)))
+        elif isinstance(error, services.RoomNotFound):
+            self.socket.close_soon(protocol.CLOSE_ROOM_NOT_FOUND)
+        else:
+            log.error("post failed room=%s user=%s", self.room_id, self.user.pk, exc_info=error)
+            self._send_error(
+                Error.INTERNAL_ERROR, "The server could not store that message.", client_id
+            )
 
     async def _send_catch_up(self, frame: protocol.Sync) -> None:
         page = await _messages_after(room_id=self.room_id, after_seq=frame.after_seq)

@@ -50,13 +50,14 @@ class LocalSocket:
     costs neither time nor unbounded memory, and it catches up from the database later.
     """
 
-    __slots__ = ("_backlog", "_flusher", "_send", "closed", "max_backlog")
+    __slots__ = ("_backlog", "_closer", "_flusher", "_send", "closed", "max_backlog")
 
     def __init__(self, send: AsgiSend, *, max_backlog: int):
         self._send = send
         self.max_backlog = max_backlog
         self._backlog: deque[str] | None = None  # None while the client keeps up
         self._flusher: asyncio.Task | None = None
+        self._closer: asyncio.Task | None = None
         self.closed = False
 
     def write(self, text: str) -> None:
@@ -83,14 +84,22 @@ class LocalSocket:
             self._flush(_finish(sending, waiting_on))
         )
 
-    async def close(self, code: int) -> None:
-        """Close after the frames already written; later writes are dropped."""
+    def close_soon(self, code: int) -> None:
+        """Close after the frame already on its way; queued and later frames are dropped."""
         if self.closed:
             return
         self.closed = True
-        if self._flusher is not None:
-            await asyncio.shield(self._flusher)
-        await self._send({"type": "websocket.close", "code": code})
+        if self._backlog is not None:
+            self._backlog.clear()
+        self._closer = asyncio.get_running_loop().create_task(self._close(code))
+
+    async def _close(self, code: int) -> None:
+        try:
+            if self._flusher is not None:
+                await self._flusher
+            await self._send({"type": "websocket.close", "code": code})
+        except Exception:
+            pass  # the client has gone already
 
     def abandon(self) -> None:
         """The client has gone: drop whatever is queued for it."""
@@ -115,16 +124,7 @@ class LocalSocket:
 
     def _give_up(self) -> None:
         log.info("closing a socket whose client stopped reading")
-        self.closed = True
-        self._backlog.clear()
-        flusher = self._flusher
-
-        async def close_when_written() -> None:
-            if flusher is not None:
-                await flusher
-            await self._send({"type": "websocket.close", "code": CLOSE_TOO_SLOW})
-
-        asyncio.get_running_loop().create_task(close_when_written())
+        self.close_soon(CLOSE_TOO_SLOW)
 
 
 async def _finish(coroutine: Coroutine[Any, Any, None], waiting_on: Any) -> None:
@@ -249,7 +249,7 @@ class RoomHub:
         # Without a subscription these sockets would silently miss events: close them, and
         # their clients reconnect and catch up.
         for socket in self.rooms.pop(room_id, ()):
-            self.loop.create_task(socket.close(1011))
+            socket.close_soon(1011)
         self._subscriptions.pop(room_id, None)
 
 

@@ -24,16 +24,14 @@ class BatchWriter:
         self._waiting: list[tuple[services.Post, asyncio.Future]] = []
         self._task: asyncio.Task | None = None
 
-    async def post(self, post: services.Post) -> services.PostResult:
-        """Store `post` (see services.message_post); raises RoomNotFound."""
+    def submit(self, post: services.Post) -> asyncio.Future:
+        """Queue `post` for the next batch (see services.message_post). The future's result
+        is the stored message and whether it is new; RoomNotFound is its exception."""
         done = self.loop.create_future()
         self._waiting.append((post, done))
         if self._task is None:
             self._task = self.loop.create_task(self._write_waiting())
-        result = await done
-        if isinstance(result, Exception):
-            raise result
-        return result
+        return done
 
     async def _write_waiting(self) -> None:
         try:
@@ -48,7 +46,11 @@ class BatchWriter:
                             done.set_exception(exc)
                     continue
                 for (_, done), result in zip(batch, results, strict=True):
-                    if not done.done():  # its socket may have gone meanwhile
+                    if done.done():  # its socket has gone meanwhile
+                        continue
+                    if isinstance(result, Exception):
+                        done.set_exception(result)
+                    else:
                         done.set_result(result)
         finally:
             self._task = None
