@@ -25,7 +25,7 @@ install-test: $(BIN)/.installed-test
 ## Serve the site on the embedded defaults (SQLite, in-memory channel layer, one process).
 run: install
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --no-input
-	DJANGO_DEBUG=1 $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off --reload --reload-dir chat --reload-dir config
+	DJANGO_DEBUG=1 $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off --ws-per-message-deflate false --reload --reload-dir chat --reload-dir config
 
 ## The whole suite: unit and socket tests on SQLite and on PostgreSQL, then the browser
 ## tests in their own run (Playwright's loop and pytest-asyncio's don't share a process).

@@ -117,6 +117,8 @@ def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer
                 "127.0.0.1",
                 "--port",
                 str(port),
+                "--ws-per-message-deflate",
+                "false",
             ],
             cwd=ROOT,
             env=env,
