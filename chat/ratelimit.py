@@ -4,6 +4,8 @@ import time
 class TokenBucket:
     """Allows `burst` actions at once and `per_second` after that, per connection."""
 
+    __slots__ = ("capacity", "clock", "per_second", "tokens", "updated")
+
     def __init__(self, *, burst: int, per_second: float, clock=time.monotonic):
         self.capacity = float(burst)
         self.per_second = per_second
