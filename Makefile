@@ -7,7 +7,7 @@ PORT ?= 8000
 # The suite's second pass runs against this PostgreSQL (it makes and drops its own test_chat).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chat
 
-.PHONY: run test test-unit test-postgres test-e2e lint install install-test browser clean
+.PHONY: run test test-unit test-postgres test-e2e lint install install-test browser clean bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(BIN)/.installed: pyproject.toml
 
 $(BIN)/.installed-test: $(BIN)/.installed pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+$(BIN)/.installed-bench: $(BIN)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[bench]'
 	touch $@
 
 install: $(BIN)/.installed
@@ -44,6 +48,11 @@ test-e2e: install-test browser
 browser:
 	@command -v chromium >/dev/null || { \
 		apt-get update -qq && apt-get install -y -qq chromium fonts-noto-color-emoji; }
+
+## Load benchmark against a plain websockets reference (bench/README.md); about 10 minutes.
+## Quicker: make bench ARGS="--quick", or ARGS="--scenario one-room --step-seconds 5".
+bench: $(BIN)/.installed-bench
+	$(BIN)/python -m bench.run $(ARGS)
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -1,0 +1,60 @@
+"""The frames of docs/protocol.md as the load generator sees them.
+
+Decoding into typed structs checks each frame's shape (a missing `seq` or `sender` is a
+decode error, counted as a protocol violation) at msgspec's speed.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Sender(msgspec.Struct):
+    id: int
+    name: str
+
+
+class WireMessage(msgspec.Struct):
+    seq: int
+    text: str
+    sender: Sender
+    sent_at: str
+    client_id: str
+
+
+class MessageFrame(msgspec.Struct, tag_field="type", tag="message"):
+    message: WireMessage
+
+
+class AckFrame(msgspec.Struct, tag_field="type", tag="ack"):
+    client_id: str
+    message: WireMessage
+
+
+class SyncResultFrame(msgspec.Struct, tag_field="type", tag="sync.result"):
+    messages: list[WireMessage]
+    has_more: bool
+
+
+class ErrorFrame(msgspec.Struct, tag_field="type", tag="error"):
+    code: str
+    detail: str = ""
+    client_id: str | None = None
+    retry_after_ms: int | None = None
+
+
+ServerFrame = MessageFrame | AckFrame | SyncResultFrame | ErrorFrame
+
+decode_server_frame = msgspec.json.Decoder(ServerFrame).decode
+
+
+class SendMessage(msgspec.Struct, tag_field="type", tag="message.send"):
+    client_id: str
+    text: str
+
+
+class Sync(msgspec.Struct, tag_field="type", tag="sync"):
+    after_seq: int
+
+
+encode_client_frame = msgspec.json.Encoder().encode

@@ -1,0 +1,543 @@
+"""The six scenarios of bench/README.md. Each takes a started server and the options and
+returns a JSON-able dict; the runner starts a fresh server for each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from time import perf_counter
+
+from bench import httpclient, loadgen, profiling
+from bench.loadgen import CpuMeter, Ledger, Person, StepStats
+from bench.servers import ProductServer, Server
+
+ONE_ROOM_RATES = [100, 200, 400, 600, 800, 1000, 1250, 1500, 2000, 2500, 3000, 3500, 4000]
+MANY_ROOMS_RATES = [200, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 8000, 10000]
+# A client on a slow link: its kernel takes a few kB, not the megabytes loopback allows,
+# so the server's own bounded buffer is what fills up (see wsclient.connect).
+SLOW_READER_RECEIVE_BUFFER = 16 * 1024
+
+
+@dataclass
+class Options:
+    step_seconds: float = 10.0
+    grace_seconds: float = 2.0  # after a step's last message, for stragglers
+    failures_to_stop: int = 2  # consecutive failing steps end a climb
+    one_room_rates: list[float] = field(default_factory=lambda: list(ONE_ROOM_RATES))
+    many_rooms_rates: list[float] = field(default_factory=lambda: list(MANY_ROOMS_RATES))
+    idle_connections: int = 2000
+    idle_rooms: int = 20
+    idle_concurrency: int = 100  # handshakes in flight at once
+    history_small: int = 550
+    history_large: int = 100_000
+    history_runs: int = 20
+    catch_up: int = 500
+    burst_people: int = 20
+    burst_senders: int = 4
+    burst_messages: int = 400  # per sender
+    # About 3,000 messages (~700 kB) fill the kernel buffers plus a 1,000-frame server
+    # backlog; at 400 msg/s that is ~7 s, well inside the step.
+    slow_reader_rate: float = 400
+    slow_reader_seconds: float = 15.0
+    profile_seconds: int = 10
+    profile_to: Path | None = None  # where the one-room product profile goes (no suffix)
+
+
+def log(text: str) -> None:
+    print(text, flush=True)
+
+
+def step_line(kind: str, summary: dict) -> str:
+    latency = summary["latency_ms"]
+
+    def ms(value):
+        return "-" if value is None else f"{value:.1f}"
+
+    verdict = "pass" if summary["passed"] else "FAIL"
+    # Arrived after the grace period: lost for the verdict, but not gone.
+    late = f" ({summary['late']} late)" if summary["late"] else ""
+    notes = []
+    if summary["loadgen_bound"]:
+        notes.append("loadgen-bound")
+    if summary["other_cpu"] > 0.1 or summary["steal"] > 0.05:
+        notes.append(f"noisy: other {summary['other_cpu']:.0%} steal {summary['steal']:.0%}")
+    problems = {
+        name: summary[name]
+        for name in ("gaps", "duplicates", "bad_acks", "bad_messages", "sockets_closed")
+        if summary[name]
+    }
+    if summary["errors"]:
+        problems["errors"] = summary["errors"]
+    if summary["acks"] != summary["sent"]:
+        problems["acks"] = f"{summary['acks']}/{summary['sent']}"
+    if problems:
+        notes.append(str(problems))
+    return (
+        f"  {kind:9} {summary['rate']:>7g}/s sent {summary['sent']:>6} "
+        f"delivered {summary['delivered']:>8}/{summary['expected_deliveries']:<8} "
+        f"lost {summary['lost']:>7}{late}  p50 {ms(latency['p50']):>7} p95 {ms(latency['p95']):>7} "
+        f"p99 {ms(latency['p99']):>7} max {ms(latency['max']):>7} ms  "
+        f"loadgen {summary['loadgen_cpu']:4.0%} server {summary['server_cpu']:4.0%}  "
+        f"{verdict} {' '.join(notes)}"
+    )
+
+
+async def climb(
+    server: Server,
+    people: list[Person],
+    senders: list[Person],
+    rates: list[float],
+    options: Options,
+) -> dict:
+    """Rising send rates until `failures_to_stop` steps in a row fail."""
+    steps: list[dict] = []
+    failures_in_a_row = 0
+    for rate in rates:
+        stats = await loadgen.run_step(
+            server,
+            people,
+            senders,
+            label=f"{rate:g}/s",
+            rate=rate,
+            seconds=options.step_seconds,
+            grace=options.grace_seconds,
+        )
+        server.check_alive()
+        summary = stats.summary()
+        steps.append(summary)
+        log(step_line(server.kind, summary))
+        if summary["sockets_closed"]:
+            log(f"  {server.kind}: the server closed sockets under load; the climb stops here")
+            break
+        failures_in_a_row = 0 if summary["passed"] else failures_in_a_row + 1
+        if failures_in_a_row >= options.failures_to_stop:
+            break
+        await asyncio.sleep(0.5)
+    passing = [step for step in steps if step["passed"]]
+    best = max(passing, key=lambda step: step["rate"]) if passing else None
+    return {
+        "steps": steps,
+        "max_rate": best["rate"] if best else 0,
+        # A pass at a loadgen-bound step says "at least": the server might do more.
+        "max_rate_loadgen_bound": bool(best and best["loadgen_bound"]),
+        "p99_ms_at_max": best["latency_ms"]["p99"] if best else None,
+    }
+
+
+def close_all(people: list[Person]) -> None:
+    for person in people:
+        person.close()
+
+
+async def open_all(server: Server, people: list[Person]) -> None:
+    failures = await loadgen.open_sockets(server, people)
+    if failures:
+        raise RuntimeError(f"{len(failures)} sockets failed to open, first: {failures[0]!r}")
+
+
+# (1) one room x 50 people, one sender
+
+
+async def one_room(server: Server, options: Options) -> dict:
+    ledger = Ledger()
+    people = await loadgen.join_people(server, ledger, {"bench one room": 50})
+    await open_all(server, people)
+    senders = [people[0]]
+    result = await climb(server, people, senders, options.one_room_rates, options)
+    if options.profile_to is not None and isinstance(server, ProductServer):
+        rate = result["max_rate"] or options.one_room_rates[0]
+        result["profile"] = await profile_at_rate(server, people, senders, rate, options)
+    close_all(people)
+    result["violations"] = ledger.protocol_violations
+    return result
+
+
+async def profile_at_rate(
+    server: Server, people: list[Person], senders: list[Person], rate: float, options: Options
+) -> dict:
+    """Send at `rate` again while py-spy samples the server."""
+    assert options.profile_to is not None
+    log(f"  profiling the product at {rate:g} msg/s for {options.profile_seconds} s (py-spy)")
+    raw_path = options.profile_to.with_name(options.profile_to.name + "-profile.txt")
+    recorder = await profiling.start_py_spy(server.pid, raw_path, options.profile_seconds)
+    await asyncio.sleep(0.5)  # py-spy attaches before the load starts
+    stats = await loadgen.run_step(
+        server,
+        people,
+        senders,
+        label=f"profile {rate:g}/s",
+        rate=rate,
+        seconds=options.profile_seconds + 1,
+        grace=options.grace_seconds,
+    )
+    summary = stats.summary()
+    log(step_line(server.kind, summary) + "  (under py-spy)")
+    py_spy_output = await profiling.finish_py_spy(recorder)
+    if not raw_path.exists():
+        return {"rate": rate, "error": f"py-spy wrote no profile: {py_spy_output}"}
+    speedscope_path = options.profile_to.with_name(
+        options.profile_to.name + "-profile.speedscope.json"
+    )
+    stacks = profiling.read_collapsed(raw_path)
+    profiling.write_speedscope(stacks, speedscope_path, name=f"product at {rate:g} msg/s")
+    return {
+        "rate": rate,
+        "step": summary,
+        "raw": raw_path.name,
+        "speedscope": speedscope_path.name,
+        **profiling.top_functions(stacks, count=15),
+    }
+
+
+# (2) 20 rooms x 10 people, everyone sending
+
+
+async def many_rooms(server: Server, options: Options) -> dict:
+    ledger = Ledger()
+    rooms = {f"bench room {number:02d}": 10 for number in range(1, 21)}
+    people = await loadgen.join_people(server, ledger, rooms)
+    await open_all(server, people)
+    result = await climb(server, people, people, options.many_rooms_rates, options)
+    close_all(people)
+    result["violations"] = ledger.protocol_violations
+    return result
+
+
+# (3) idle logged-in connections
+
+
+async def idle(server: Server, options: Options) -> dict:
+    ledger = Ledger()
+    per_room = options.idle_connections // options.idle_rooms
+    rooms = {f"bench idle {number:02d}": per_room for number in range(1, options.idle_rooms + 1)}
+    log(f"  {server.kind}: logging in {per_room * options.idle_rooms} people (not timed)")
+    people = await loadgen.join_people(server, ledger, rooms)
+    # The first socket imports and builds what every later one reuses; keep that out.
+    warm_up = Person(
+        index=-1,
+        name="warm-up",
+        session=people[0].session,
+        room_id=people[0].room_id,
+        ledger=ledger,
+    )
+    await warm_up.open(server)
+    warm_up.close()
+    await asyncio.sleep(1.0)
+    rss_before = server.rss_bytes()
+    started = perf_counter()
+    with CpuMeter(server) as cpu:
+        failures = await loadgen.open_sockets(server, people, concurrency=options.idle_concurrency)
+    connect_seconds = perf_counter() - started
+    await asyncio.sleep(2.0)  # let the server settle before reading its memory
+    rss_after = server.rss_bytes()
+    still_open = sum(1 for person in people if person.websocket and person.websocket.is_open)
+    close_all(people)
+    opened = len(people) - len(failures)
+    return {
+        "connections": len(people),
+        "opened": opened,
+        "still_open_after_settle": still_open,
+        "failures": [repr(failure) for failure in failures[:5]],
+        "connect_seconds": round(connect_seconds, 3),
+        "connect_concurrency": options.idle_concurrency,
+        "server_cpu_while_connecting": round(cpu.server_fraction, 3),
+        "loadgen_cpu_while_connecting": round(cpu.loadgen_fraction, 3),
+        "rss_before_mb": round(rss_before / 2**20, 1),
+        "rss_after_mb": round(rss_after / 2**20, 1),
+        "kb_per_connection": round((rss_after - rss_before) / 1024 / max(opened, 1), 2),
+    }
+
+
+# (4) history: a small room against a room of 100,000 messages
+
+PAGE_CONFIG = re.compile(rb'<script id="chat-config" type="application/json">(.*?)</script>', re.S)
+
+
+async def history(server: Server, options: Options) -> dict:
+    """Opening a room, one older page and a catch-up of `catch_up` missed messages, in a
+    small room and a large one. The small room has `history_small` messages (550 by
+    default): the fewest from which one can miss 500 and still page back 50, so both
+    rooms serve the same amount of data and only their size differs."""
+    assert isinstance(server, ProductServer)
+    rooms = {"bench history small": options.history_small}
+    rooms["bench history large"] = options.history_large
+    seeded = {}
+    for name, count in rooms.items():
+        log(f"  seeding {name!r} with {count} messages")
+        seeded[name] = server.seed_room(name, count)
+    ledger = Ledger()
+    people = await loadgen.join_people(server, ledger, {name: 1 for name in rooms})
+    for person, name in zip(people, rooms, strict=True):
+        if person.room_id != seeded[name]:
+            raise RuntimeError(f"joined room {person.room_id}, seeded {seeded[name]}")
+    await open_all(server, people)
+
+    timings: dict[str, dict[str, list[float]]] = {name: {} for name in rooms}
+    sizes: dict[str, dict[str, int]] = {name: {} for name in rooms}
+
+    async def measure(name: str, person: Person) -> None:
+        cookie = {"Cookie": f"sessionid={person.session}"}
+        page = await httpclient.request(
+            server.host, server.port, "GET", f"/r/{person.room_id}/", headers=cookie
+        )
+        config_match = PAGE_CONFIG.search(page.body)
+        if page.status != 200 or config_match is None:
+            raise RuntimeError(f"room page gave {page.status}")
+        config = json.loads(config_match.group(1))
+        shown = page.body.count(b'data-seq="')
+        older = await httpclient.request(
+            server.host,
+            server.port,
+            "GET",
+            f"/r/{person.room_id}/messages?before={config['firstSeq']}",
+            headers=cookie,
+        )
+        older_count = len(json.loads(older.body)["messages"])
+        started = perf_counter()
+        missed, catch_up_bytes = await person.sync(config["lastSeq"] - options.catch_up)
+        catch_up_seconds = perf_counter() - started
+        expected_seqs = list(range(config["lastSeq"] - options.catch_up + 1, config["lastSeq"] + 1))
+        if shown != 50 or older_count != 50 or [m.seq for m in missed] != expected_seqs:
+            raise RuntimeError(
+                f"{name}: page showed {shown}, older page {older_count}, "
+                f"catch-up {len(missed)} messages (expected 50, 50, {options.catch_up})"
+            )
+        for operation, seconds, size in (
+            ("page", page.seconds, len(page.body)),
+            ("older_page", older.seconds, len(older.body)),
+            ("catch_up", catch_up_seconds, catch_up_bytes),
+        ):
+            timings[name].setdefault(operation, []).append(seconds)
+            sizes[name][operation] = size
+
+    for _ in range(2):  # warm-up, not counted
+        for name, person in zip(rooms, people, strict=True):
+            await measure(name, person)
+    timings = {name: {} for name in rooms}
+    for _ in range(options.history_runs):
+        # Interleaved, so that drift on the machine hits both rooms alike.
+        for name, person in zip(rooms, people, strict=True):
+            await measure(name, person)
+    close_all(people)
+
+    small, large = rooms
+    result: dict = {"runs": options.history_runs, "rooms": dict(rooms), "operations": {}}
+    for operation in ("page", "older_page", "catch_up"):
+        entry = {}
+        for label, name in (("small", small), ("large", large)):
+            entry[label] = {
+                "median_ms": round(statistics.median(timings[name][operation]) * 1000, 3),
+                "bytes": sizes[name][operation],
+            }
+        entry["time_ratio"] = round(entry["large"]["median_ms"] / entry["small"]["median_ms"], 3)
+        entry["bytes_ratio"] = round(entry["large"]["bytes"] / entry["small"]["bytes"], 3)
+        result["operations"][operation] = entry
+    return result
+
+
+# (5) a burst: 4 senders x 400 messages as fast as they can
+
+
+async def burst(server: Server, options: Options) -> dict:
+    ledger = Ledger()
+    people = await loadgen.join_people(
+        server, ledger, {"bench burst": options.burst_people}, keep_seqs=True
+    )
+    await open_all(server, people)
+    senders = people[: options.burst_senders]
+    stats = StepStats("burst")
+    for person in people:
+        person.current_stats = stats
+    started = perf_counter()
+    with CpuMeter(server) as cpu:
+        # Round-robin, so the four sockets' frames reach the server interleaved.
+        for _ in range(options.burst_messages):
+            for sender in senders:
+                sender.send_message(stats)
+        stats.seconds = perf_counter() - started
+        finished = await loadgen.wait_for(
+            lambda: stats.delivered >= stats.expected and stats.acks >= stats.sent,
+            timeout=60,
+            poll=0.001,
+        )
+    cpu.record(stats)
+    stats.counting_closed = True
+    total = options.burst_senders * options.burst_messages
+    complete_sockets = sum(1 for person in people if person.seqs == list(range(1, total + 1)))
+    acked_seqs = sorted(entry.ack_seq for entry in ledger.sent.values() if entry.ack_seq)
+    close_all(people)
+    summary = stats.summary()
+    passed = (
+        finished
+        and complete_sockets == len(people)
+        and acked_seqs == list(range(1, total + 1))
+        and stats.violations == 0
+    )
+    return {
+        "people": len(people),
+        "senders": len(senders),
+        "messages": total,
+        "passed": passed,
+        "seconds_to_last_delivery": round(stats.last_delivery_at - started, 3)
+        if stats.delivered
+        else None,
+        "sockets_complete_in_order": complete_sockets,
+        "lost": summary["lost"],
+        "duplicates": summary["duplicates"],
+        "gaps": summary["gaps"],
+        "acks": summary["acks"],
+        "distinct_acked_seqs": len(set(acked_seqs)),
+        "latency_ms": summary["latency_ms"],
+        "loadgen_cpu": summary["loadgen_cpu"],
+        "server_cpu": summary["server_cpu"],
+        "violations": ledger.protocol_violations,
+    }
+
+
+# (6) one client stops reading
+
+
+class ServerSideWatch:
+    """Watches the server's end of one TCP connection in /proc/net/tcp, to see when the
+    server gave the connection up even while the client, not reading, cannot tell."""
+
+    ESTABLISHED = "01"
+
+    def __init__(self, server_port: int, client_port: int):
+        self.local = f":{server_port:04X}"
+        self.remote = f":{client_port:04X}"
+        self.started = perf_counter()
+        self.left_established_after: float | None = None
+        self.state_seen: str | None = None
+        self._task = asyncio.create_task(self._watch())
+
+    def _state(self) -> str | None:
+        for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                lines = Path(path).read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                if fields[1].endswith(self.local) and fields[2].endswith(self.remote):
+                    return fields[3]
+        return None
+
+    async def _watch(self) -> None:
+        while True:
+            state = self._state()
+            if state != self.ESTABLISHED:
+                self.left_established_after = perf_counter() - self.started
+                self.state_seen = state or "gone"
+                return
+            await asyncio.sleep(0.05)
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
+async def slow_reader(server: Server, options: Options) -> dict:
+    ledger = Ledger()
+    people = await loadgen.join_people(server, ledger, {"bench slow reader": 50})
+    slow, others = people[-1], people[:-1]
+    slow.measured = False
+    slow.seqs = []
+    loadgen.count_audiences(people)
+    await open_all(server, others)
+    await slow.open(server, receive_buffer=SLOW_READER_RECEIVE_BUFFER)
+    assert slow.websocket is not None
+    watch = ServerSideWatch(server.port, slow.websocket.local_port)
+    slow.websocket.pause_reading()
+    paused_at = perf_counter()
+    stats = await loadgen.run_step(
+        server,
+        people,
+        [others[0]],
+        label="slow reader",
+        rate=options.slow_reader_rate,
+        seconds=options.slow_reader_seconds,
+        grace=options.grace_seconds,
+    )
+    summary = stats.summary()
+    log(step_line(server.kind, summary) + "  (everyone but the slow reader)")
+    total = stats.sent
+
+    # The client reads again: whatever the server had sent arrives, then perhaps a close.
+    slow.websocket.resume_reading()
+    resumed_at = perf_counter()
+    await loadgen.wait_for(
+        lambda: slow.websocket.closed.done() or slow.last_seq >= total, timeout=10
+    )
+    watch.stop()
+    closed = slow.websocket.closed.done()
+    live_seqs = list(slow.seqs)
+    contiguous = 0
+    for seq in live_seqs:
+        if seq != contiguous + 1:
+            break
+        contiguous = seq
+    send_time_by_seq = {
+        entry.ack_seq: entry.sent_at for entry in ledger.sent.values() if entry.ack_seq
+    }
+    # The first message it never got live was sent about when the server stopped writing.
+    first_missing_sent = send_time_by_seq.get(contiguous + 1)
+    result: dict = {
+        "others": summary,
+        "slow_reader": {
+            "paused_seconds": round(resumed_at - paused_at, 2),
+            "messages_in_room": total,
+            "received_live": len(live_seqs),
+            "live_in_order_up_to": contiguous,
+            "closed_by_server": closed,
+            "close_code": slow.websocket.close_code
+            if slow.websocket.close_code is not None
+            else (1006 if closed else None),
+            "close_reason": slow.websocket.close_reason,
+            "stopped_getting_messages_after_s": round(first_missing_sent - paused_at, 2)
+            if first_missing_sent is not None
+            else None,
+            "server_tcp_left_established_after_s": round(watch.left_established_after, 2)
+            if watch.left_established_after is not None
+            else None,
+            "server_tcp_state": watch.state_seen,
+        },
+    }
+    # It comes back, as a browser does after a 1013: a new socket, then `sync`.
+    if closed:
+        slow.current_stats = None
+        slow.seqs = []
+        slow.last_seq = contiguous
+        await slow.open(server)
+        missed, _ = await slow.sync(contiguous)
+        shown = live_seqs[:contiguous] + [message.seq for message in missed]
+    else:
+        shown = [seq for index, seq in enumerate(live_seqs) if seq == index + 1]
+    result["slow_reader"]["caught_up_by_sync"] = len(shown) - contiguous if closed else 0
+    result["slow_reader"]["ends_with_every_message_once"] = shown == list(range(1, total + 1))
+    close_all(people)
+    result["passed"] = (
+        summary["passed"]
+        and result["slow_reader"]["ends_with_every_message_once"]
+        and result["slow_reader"]["close_code"] == 1013
+    )
+    result["violations"] = ledger.protocol_violations
+    return result
+
+
+Scenario = Callable[[Server, Options], object]
+SCENARIOS: dict[str, Scenario] = {
+    "one-room": one_room,
+    "many-rooms": many_rooms,
+    "idle": idle,
+    "history": history,
+    "burst": burst,
+    "slow-reader": slow_reader,
+}
+# The reference stores nothing, so it has no history to compare.
+PRODUCT_ONLY = {"history"}
