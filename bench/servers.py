@@ -226,6 +226,8 @@ class ProductServer(Server):
             "warning",
             "--ws-max-size",
             "1048576",
+            "--ws-per-message-deflate",
+            "false",
         ]
 
     def seed_room(self, room: str, count: int) -> int:

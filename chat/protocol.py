@@ -128,6 +128,29 @@ def decode_client_frame(
     if len(raw) > max_bytes or (isinstance(raw, str) and len(raw.encode()) > max_bytes):
         raise ProtocolError(Error.FRAME_TOO_LARGE, f"Frames are limited to {max_bytes} bytes.")
     try:
+        frame = _client_frame_decoder.decode(raw)
+    except msgspec.MsgspecError:
+        frame = _explain_bad_frame(raw)
+    if isinstance(frame, SendMessage):
+        frame.text = _clean_text(frame.text)
+        if not frame.text:
+            raise ProtocolError(Error.BLANK_MESSAGE, "A message needs some text.", frame.client_id)
+        if len(frame.text) > max_chars:
+            raise ProtocolError(
+                Error.MESSAGE_TOO_LONG,
+                f"A message is limited to {max_chars} characters.",
+                frame.client_id,
+            )
+    return frame
+
+
+# Well-formed frames decode in one pass; only a refused one is taken apart again, to say
+# precisely what is wrong with it.
+_client_frame_decoder = msgspec.json.Decoder(SendMessage | Sync)
+
+
+def _explain_bad_frame(raw: str | bytes) -> SendMessage | Sync:
+    try:
         data = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
         raise ProtocolError(Error.INVALID_JSON, f"The frame is not valid JSON: {exc}") from None
@@ -142,20 +165,9 @@ def decode_client_frame(
             Error.UNKNOWN_TYPE, f"Unknown frame type {frame_type!r}; expected one of: {known}."
         )
     try:
-        frame = msgspec.convert(data, frame_class)
+        return msgspec.convert(data, frame_class)  # type: ignore[return-value]
     except msgspec.ValidationError as exc:
         raise ProtocolError(Error.INVALID_FIELD, str(exc), client_id) from None
-    if isinstance(frame, SendMessage):
-        frame.text = _clean_text(frame.text)
-        if not frame.text:
-            raise ProtocolError(Error.BLANK_MESSAGE, "A message needs some text.", client_id)
-        if len(frame.text) > max_chars:
-            raise ProtocolError(
-                Error.MESSAGE_TOO_LONG,
-                f"A message is limited to {max_chars} characters.",
-                client_id,
-            )
-    return frame  # type: ignore[return-value]
 
 
 def _clean_text(text: str) -> str:

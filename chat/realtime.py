@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from chat import protocol
 
@@ -150,6 +150,9 @@ class RoomHub:
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
         self.layer = get_channel_layer()
+        # The in-memory layer reaches only this process, whose sockets are all here: hand
+        # events to them directly rather than through the layer's queues.
+        self.local_only = isinstance(self.layer, InMemoryChannelLayer)
         self.rooms: dict[int, set[LocalSocket]] = {}
         self._subscriptions: dict[int, tuple[asyncio.Future, asyncio.Task]] = {}
         self._outbox: dict[int, list[str]] = {}
@@ -161,6 +164,8 @@ class RoomHub:
         """Add a socket to its room; returns once the room's events are flowing here, so
         nothing committed after this can be missed."""
         self.rooms.setdefault(room_id, set()).add(socket)
+        if self.local_only:
+            return
         if room_id not in self._subscriptions:
             ready = self.loop.create_future()
             task = self.loop.create_task(self._subscribe(room_id, ready))
@@ -174,11 +179,15 @@ class RoomHub:
         sockets.discard(socket)
         if not sockets:
             del self.rooms[room_id]
-            _, task = self._subscriptions.pop(room_id)
-            task.cancel()
+            subscription = self._subscriptions.pop(room_id, None)
+            if subscription is not None:
+                subscription[1].cancel()
 
     def publish(self, room_id: int, frames: list[str]) -> None:
         """Send encoded frames to every socket of the room, in every process, in order."""
+        if self.local_only:
+            self._deliver(room_id, frames)
+            return
         self._outbox.setdefault(room_id, []).extend(frames)
         if self._publisher is None:
             self._publisher = self.loop.create_task(self._publish_pending())
@@ -209,12 +218,7 @@ class RoomHub:
             self._start_refresher()
             while True:
                 event = await self.layer.receive(channel)
-                sockets = self.rooms.get(room_id)
-                if not sockets:
-                    continue
-                for text in event["frames"]:
-                    for socket in tuple(sockets):
-                        socket.write(text)
+                self._deliver(room_id, event["frames"])
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -225,6 +229,15 @@ class RoomHub:
         finally:
             self._channels.pop(room_id, None)
             await asyncio.shield(self._discard(group, channel))
+
+    def _deliver(self, room_id: int, frames: list[str]) -> None:
+        sockets = self.rooms.get(room_id)
+        if not sockets:
+            return
+        sockets = tuple(sockets)  # a write may close a socket, and its leaving changes the set
+        for text in frames:
+            for socket in sockets:
+                socket.write(text)
 
     def _start_refresher(self) -> None:
         if self._refresher is None:

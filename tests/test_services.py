@@ -232,3 +232,21 @@ def test_a_batch_uses_a_fixed_number_of_queries_whatever_its_size(
             [services.Post(room.pk, ana, f"m{n}", f"c{n}") for n in range(100)]
         )
     assert Message.objects.count() == 100
+
+
+def test_the_resend_check_looks_each_key_up_in_the_unique_index(
+    room_factory, user_factory, announced
+):
+    room, ana = room_factory(), user_factory()
+    services.messages_import(room_id=room.pk, sender=ana, texts=["x"] * 50)
+    params = [room.pk, ana.pk, "a", room.pk, ana.pk, "b"]
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + services._resend_query(2), params)
+            plan = " ".join(str(row) for row in cursor.fetchall())
+            assert "(room_id=? AND sender_id=? AND client_id=?)" in plan
+        else:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + services._resend_query(2), params)
+            plan = " ".join(row[0] for row in cursor.fetchall())
+            assert "message_client_id_unique" in plan
