@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 
 from channels.db import database_sync_to_async
+from django.db import connection
 
 from chat import services
+from chat.sqlite import start_checkpointer
 
 MAX_BATCH = 200
 
@@ -21,6 +23,8 @@ _post_many = database_sync_to_async(services.messages_post_many)
 class BatchWriter:
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
+        if connection.vendor == "sqlite":
+            start_checkpointer(str(connection.settings_dict["NAME"]))
         self._waiting: list[tuple[services.Post, asyncio.Future]] = []
         self._task: asyncio.Task | None = None
 

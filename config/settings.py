@@ -80,7 +80,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # on the busy timeout instead of one failing with "database is locked".
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        # No checkpoints inside commits: the server checkpoints from a thread of its own
+        # (chat/sqlite.py), and every connection checkpoints as it closes.
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;"
+        ),
     }
     # Keep the connection: closing the last connection to a WAL database checkpoints it, and
     # reopening runs the PRAGMAs again; that was a third of the server's time under load.
