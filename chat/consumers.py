@@ -74,8 +74,10 @@ class ChatConsumer(LeanConsumer):
         if not user.is_authenticated:
             await refuse(self, protocol.CLOSE_NOT_AUTHENTICATED)
             return
-        room = await _room_get(room_id=int(self.scope["url_route"]["kwargs"]["room_id"]))
-        if room is None:
+        room_id = int(self.scope["url_route"]["kwargs"]["room_id"])
+        # A room with sockets in this process exists: only a room new here is looked up.
+        # (One deleted meanwhile is found out at its next post.)
+        if not realtime.hub().has_room(room_id) and await _room_get(room_id=room_id) is None:
             await refuse(self, protocol.CLOSE_ROOM_NOT_FOUND)
             return
         self.user = user
@@ -85,8 +87,8 @@ class ChatConsumer(LeanConsumer):
         self.posts_in_flight = asyncio.Semaphore(MAX_POSTS_IN_FLIGHT)
         self.socket = realtime.LocalSocket(self.base_send, max_backlog=settings.CHAT_SOCKET_BACKLOG)
         # Join before accepting: nothing committed after the client's sync can be missed.
-        await realtime.hub().join(room.pk, self.socket)
-        self.room_id = room.pk
+        await realtime.hub().join(room_id, self.socket)
+        self.room_id = room_id
         await self.accept()
 
     async def disconnect(self, code: int) -> None:

