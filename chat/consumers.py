@@ -18,7 +18,6 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import protocol, realtime, selectors, services
-from chat.middleware import RAW_SEND
 from chat.protocol import Error, ProtocolError
 from chat.ratelimit import TokenBucket
 from chat.writer import writer
@@ -50,8 +49,7 @@ class LeanConsumer(AsyncWebsocketConsumer):
     async def __call__(self, scope, receive, send) -> None:
         self.scope = scope
         self.channel_layer = None
-        # The server's own send: Channels' session wrapper around it only matters for HTTP.
-        self.base_send = scope.get(RAW_SEND, send)
+        self.base_send = send
         try:
             while True:
                 message = await receive()

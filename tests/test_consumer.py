@@ -8,9 +8,11 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 
 from chat import protocol, writer
 from chat.models import Message
+from config.asgi import application
 from tests.conftest import new_client_id
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -366,3 +368,34 @@ async def test_every_socket_receives_concurrent_senders_messages_once_in_sequenc
     assert [seq for seq, _, _ in await stored(room)] == list(range(1, total + 1))
     for socket in sockets:
         await socket.disconnect()
+
+
+async def closed_with(socket) -> int:
+    connected, _ = await socket.connect()
+    assert connected
+    output = await socket.receive_output(timeout=3)
+    assert output["type"] == "websocket.close"
+    return output["code"]
+
+
+async def test_a_socket_with_an_unknown_session_cookie_is_closed_with_4401(room):
+    socket = WebsocketCommunicator(
+        application,
+        f"/ws/rooms/{room.pk}/",
+        headers=[(b"origin", b"http://localhost"), (b"cookie", b"sessionid=forged-or-expired")],
+    )
+    assert await closed_with(socket) == protocol.CLOSE_NOT_AUTHENTICATED
+
+
+async def test_a_session_from_before_a_password_change_no_longer_opens_sockets(
+    socket_for, room, alice
+):
+    socket = await socket_for(room, alice)  # the cookie is made now, for the old password
+
+    @database_sync_to_async
+    def change_password():
+        alice.set_password("a new secret")
+        alice.save()
+
+    await change_password()
+    assert await closed_with(socket) == protocol.CLOSE_NOT_AUTHENTICATED
