@@ -30,6 +30,23 @@ _room_get = database_sync_to_async(selectors.room_get)
 _messages_after = database_sync_to_async(selectors.messages_after)
 
 
+_room_lookups: dict[int, asyncio.Task] = {}
+
+
+async def _room_exists(room_id: int) -> bool:
+    """Whether the room exists, asking the database as little as possible: a room with
+    sockets in this process exists (one deleted meanwhile is found out at its next post),
+    and the sockets of a room that arrive together, as after a restart, share one lookup."""
+    if realtime.hub().has_room(room_id):
+        return True
+    lookup = _room_lookups.get(room_id)
+    if lookup is None:
+        lookup = asyncio.ensure_future(_room_get(room_id=room_id))
+        _room_lookups[room_id] = lookup
+        lookup.add_done_callback(lambda _: _room_lookups.pop(room_id, None))
+    return await asyncio.shield(lookup) is not None
+
+
 async def refuse(consumer: AsyncWebsocketConsumer, code: int) -> None:
     # Accept first: a close before accepting reaches the browser as a bare failed
     # handshake, without the code that tells it why.
@@ -73,9 +90,7 @@ class ChatConsumer(LeanConsumer):
             await refuse(self, protocol.CLOSE_NOT_AUTHENTICATED)
             return
         room_id = int(self.scope["url_route"]["kwargs"]["room_id"])
-        # A room with sockets in this process exists: only a room new here is looked up.
-        # (One deleted meanwhile is found out at its next post.)
-        if not realtime.hub().has_room(room_id) and await _room_get(room_id=room_id) is None:
+        if not await _room_exists(room_id):
             await refuse(self, protocol.CLOSE_ROOM_NOT_FOUND)
             return
         self.user = user
