@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 ROOM_EVENT = "room.frames"
 CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects and catches up
-# Layers forget group members after `group_expiry` (a day by default); re-joining well
-# within it keeps a long-lived room subscription alive.
+# Layers forget group members after `group_expiry` (an hour in settings, over Redis);
+# re-joining well within it keeps a long-lived room subscription alive.
 GROUP_REFRESH_SECONDS = 15 * 60
 
 AsgiSend = Callable[[dict], Awaitable[None]]

@@ -1,7 +1,12 @@
+import asyncio
+import logging
 from urllib.parse import urlencode
 
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import login
+from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -10,6 +15,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from chat import protocol, selectors, services
 from chat.forms import JoinForm
 from chat.models import Room
+
+log = logging.getLogger(__name__)
 
 
 def _room_or_404(room_id: int) -> Room:
@@ -87,3 +94,42 @@ def room_messages(request: HttpRequest, room_id: int) -> HttpResponse:
         protocol.HistoryPage(messages=page.messages, has_more=page.has_more)
     )
     return HttpResponse(body, content_type="application/json")
+
+
+HEALTH_TIMEOUT_SECONDS = 2.0
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    """The process answers: for a liveness probe."""
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+async def readyz(request: HttpRequest) -> HttpResponse:
+    """The database and the channel layer answer within a short timeout: for a readiness
+    probe or a load balancer. 503 with the failing part named otherwise."""
+    checks = {"database": _database_answers, "channel_layer": _channel_layer_answers}
+    failing = []
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check(), HEALTH_TIMEOUT_SECONDS)
+        except Exception:
+            log.warning("readiness check %s failed", name, exc_info=True)
+            failing.append(name)
+    if failing:
+        return HttpResponse(
+            f"not ready: {', '.join(failing)}\n", status=503, content_type="text/plain"
+        )
+    return HttpResponse("ready\n", content_type="text/plain")
+
+
+@database_sync_to_async
+def _database_answers() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+async def _channel_layer_answers() -> None:
+    layer = get_channel_layer()
+    channel = await layer.new_channel("health.")
+    await layer.send(channel, {"type": "health.ping"})
+    await layer.receive(channel)

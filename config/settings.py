@@ -74,6 +74,15 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Persistent connections leak under ASGI (each request thread keeps its own); Django's
+    # pool (psycopg_pool) reuses connections instead, and needs CONN_MAX_AGE = 0.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env.int("DATABASE_POOL_SIZE", default=10),
+        "timeout": 10,
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # IMMEDIATE takes the write lock when a transaction starts, so two writers queue
@@ -96,15 +105,50 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 AUTH_USER_MODEL = "chat.User"
 LOGIN_URL = "chat:index"
 
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels.layers.InMemoryChannelLayer",
-        # One channel per room per process carries that room's events, many frames to an
-        # event under load; the default of 100 could drop under a burst of rooms. Clients
-        # repair any gap from the database anyway.
-        "CONFIG": {"capacity": 1000},
-    },
-}
+
+def redis_channel_layer(url: str, prefix: str = "chat") -> dict:
+    """The channel layer that lets several worker processes, on any number of machines,
+    share rooms through the Redis at `url`."""
+    return {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": url,
+                    # redis-py's default 5 s socket timeout equals the layer's 5 s blocking
+                    # read, so every room subscription idle for 5 s would die with a
+                    # TimeoutError; wait well past the read instead.
+                    "socket_timeout": 30,
+                    "socket_connect_timeout": 5,
+                }
+            ],
+            "prefix": prefix,
+            # Each process has one channel per room, and an event carries every frame one
+            # commit produced: a reader 1,000 events behind has long been replaced.
+            "capacity": 1000,
+            # Events are hints: one older than 30 s is better fetched from the database.
+            "expiry": 30,
+            # The hub re-joins its room groups every 15 minutes (realtime.py), so an hour
+            # keeps live subscriptions and soon forgets a crashed process's.
+            "group_expiry": 3600,
+        },
+    }
+
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": redis_channel_layer(REDIS_URL, env.str("CHANNELS_REDIS_PREFIX", default="chat"))
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            # One process: the hub hands events to its sockets directly, and the layer
+            # carries nothing but management commands' announcements.
+            "CONFIG": {"capacity": 1000},
+        },
+    }
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -126,6 +170,18 @@ SERVESTATIC_USE_FINDERS = DEBUG
 SERVESTATIC_AUTOREFRESH = DEBUG
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Behind HTTPS (DJANGO_HTTPS=1, with the proxy setting X-Forwarded-Proto): secure cookies,
+# redirects to HTTPS and HSTS. With these and DEBUG off, `check --deploy` is clean.
+HTTPS = env.bool("DJANGO_HTTPS", default=False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31_536_000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=HTTPS)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REFERRER_POLICY = "same-origin"
 
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 365  # a guest keeps their name for a year in this browser
 

@@ -1,0 +1,66 @@
+"""What an operator relies on: health probes and production settings that pass Django's
+deployment checks."""
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_healthz_answers_without_touching_the_database(client):
+    response = client.get("/healthz")  # no database fixture: a query would raise here
+    assert response.status_code == 200
+    assert response.content == b"ok\n"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_readyz_is_ready_when_the_database_and_channel_layer_answer(async_client):
+    response = await async_client.get("/readyz")
+    assert response.status_code == 200
+    assert response.content == b"ready\n"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_readyz_names_the_part_that_does_not_answer(async_client):
+    async def hanging():
+        await asyncio.sleep(60)
+
+    with (
+        mock.patch("chat.views._channel_layer_answers", hanging),
+        mock.patch("chat.views.HEALTH_TIMEOUT_SECONDS", 0.1),
+    ):
+        response = await async_client.get("/readyz")
+    assert response.status_code == 503
+    assert response.content == b"not ready: channel_layer\n"
+
+
+def test_production_settings_pass_the_deployment_checks(tmp_path):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DJANGO_DEBUG="0",
+        DJANGO_HTTPS="1",
+        DJANGO_SECRET_KEY="a-long-random-production-key-" + "x7Qp2Lm9" * 6,
+        DJANGO_ALLOWED_HOSTS="chat.example.org",
+        DJANGO_CSRF_TRUSTED_ORIGINS="https://chat.example.org",
+        DJANGO_VAR_DIR=str(tmp_path),
+    )
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
