@@ -7,7 +7,7 @@ PORT ?= 8000
 # The suite's second pass runs against this PostgreSQL (it makes and drops its own test_chat).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chat
 
-.PHONY: run test test-unit test-postgres test-e2e lint install install-test browser clean bench
+.PHONY: run test test-unit test-postgres test-scaleout test-e2e lint install install-test browser clean bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,15 +31,19 @@ run: install
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --no-input
 	DJANGO_DEBUG=1 $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off --ws-per-message-deflate false --reload --reload-dir chat --reload-dir config
 
-## The whole suite: unit and socket tests on SQLite and on PostgreSQL, then the browser
-## tests in their own run (Playwright's loop and pytest-asyncio's don't share a process).
-test: install-test browser test-unit test-postgres test-e2e
+## The whole suite: unit and socket tests on SQLite and on PostgreSQL, two worker
+## processes over PostgreSQL and Redis, then the browser tests in their own run
+## (Playwright's loop and pytest-asyncio's don't share a process).
+test: install-test browser test-unit test-postgres test-scaleout test-e2e
 
 test-unit: install-test
-	$(BIN)/pytest -m "not e2e"
+	$(BIN)/pytest -m "not e2e and not scaleout"
 
 test-postgres: install-test
-	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -m "not e2e" -p no:cacheprovider
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -m "not e2e and not scaleout" -p no:cacheprovider
+
+test-scaleout: install-test
+	$(BIN)/pytest -m scaleout
 
 test-e2e: install-test browser
 	$(BIN)/pytest -m e2e

@@ -1,0 +1,131 @@
+"""Two worker processes over PostgreSQL and Redis serve one room as one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from bench.httpclient import join
+
+pytestmark = pytest.mark.scaleout
+
+
+async def person(deployment, room: str) -> tuple[str, int]:
+    """A session made through the front page of worker 1; any worker accepts it."""
+    worker = deployment.workers[0]
+    return await join(worker.host, worker.port, name=f"p-{secrets.token_hex(4)}", room=room)
+
+
+async def open_socket(worker, session: str, room_id: int) -> ClientConnection:
+    return await connect(
+        worker.socket_url(room_id),
+        origin=worker.origin,
+        additional_headers={"Cookie": f"sessionid={session}"},
+        open_timeout=5,
+    )
+
+
+async def messages_until(socket: ClientConnection, count: int, timeout: float = 15) -> list[dict]:
+    """The `message` frames this socket receives until it has `count` of them."""
+    received: list[dict] = []
+
+    async def read() -> None:
+        while len(received) < count:
+            frame = json.loads(await socket.recv())
+            if frame["type"] == "message":
+                received.append(frame["message"])
+
+    await asyncio.wait_for(read(), timeout)
+    return received
+
+
+def send_frame(text: str, client_id: str | None = None) -> str:
+    return json.dumps(
+        {"type": "message.send", "client_id": client_id or secrets.token_hex(8), "text": text}
+    )
+
+
+async def catch_up(socket: ClientConnection, after_seq: int) -> list[dict]:
+    messages: list[dict] = []
+    while True:
+        await socket.send(json.dumps({"type": "sync", "after_seq": after_seq}))
+        while True:
+            frame = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            if frame["type"] == "sync.result":
+                break
+        messages += frame["messages"]
+        if not frame["has_more"]:
+            return messages
+        after_seq = messages[-1]["seq"]
+
+
+async def test_a_message_posted_on_one_worker_reaches_a_socket_on_the_other(deployment):
+    room = f"two workers {secrets.token_hex(3)}"
+    (alice, room_id), (bob, _) = await person(deployment, room), await person(deployment, room)
+    first, second = deployment.workers
+    alice_socket = await open_socket(first, alice, room_id)
+    bob_socket = await open_socket(second, bob, room_id)
+
+    await alice_socket.send(send_frame("hello from worker 1"))
+
+    [message] = await messages_until(bob_socket, 1)
+    assert (message["seq"], message["text"]) == (1, "hello from worker 1")
+    await alice_socket.close()
+    await bob_socket.close()
+
+
+async def test_concurrent_posts_through_both_workers_are_numbered_without_gaps(deployment):
+    room = f"busy {secrets.token_hex(3)}"
+    (alice, room_id), (bob, _) = await person(deployment, room), await person(deployment, room)
+    (carol, _) = await person(deployment, room)
+    first, second = deployment.workers
+    alice_socket = await open_socket(first, alice, room_id)
+    bob_socket = await open_socket(second, bob, room_id)
+    watcher = await open_socket(second, carol, room_id)
+    per_sender = 200
+
+    async def send_all(socket, who):
+        for number in range(per_sender):
+            await socket.send(send_frame(f"{who} {number}"))
+
+    watching = asyncio.ensure_future(messages_until(watcher, 2 * per_sender, timeout=30))
+    await asyncio.gather(send_all(alice_socket, "alice"), send_all(bob_socket, "bob"))
+    live = await watching
+
+    stored = await catch_up(watcher, 0)
+    assert [m["seq"] for m in stored] == list(range(1, 2 * per_sender + 1))
+    assert sorted(m["seq"] for m in live) == list(range(1, 2 * per_sender + 1))  # each once
+    for who in ("alice", "bob"):  # each sender's messages keep their order
+        texts = [m["text"] for m in stored if m["text"].startswith(who)]
+        assert texts == [f"{who} {number}" for number in range(per_sender)]
+    for socket in (alice_socket, bob_socket, watcher):
+        await socket.close()
+
+
+async def test_a_client_that_loses_its_worker_resumes_on_the_other_with_nothing_lost(deployment):
+    room = f"failover {secrets.token_hex(3)}"
+    (alice, room_id), (bob, _) = await person(deployment, room), await person(deployment, room)
+    first, second = deployment.workers
+    alice_socket = await open_socket(second, alice, room_id)
+    bob_socket = await open_socket(first, bob, room_id)
+    await alice_socket.send(send_frame("before"))
+    [seen] = await messages_until(bob_socket, 1)
+
+    await bob_socket.close()  # Bob's worker is gone; he comes back through the other one
+    for text in ("while away 1", "while away 2", "while away 2"):
+        await alice_socket.send(send_frame(text))
+    await messages_until(alice_socket, 4)  # its own echo: all three are stored
+
+    bob_socket = await open_socket(second, bob, room_id)
+    missed = await catch_up(bob_socket, seen["seq"])
+    assert [(m["seq"], m["text"]) for m in missed] == [
+        (2, "while away 1"),
+        (3, "while away 2"),
+        (4, "while away 2"),
+    ]
+    await alice_socket.close()
+    await bob_socket.close()
