@@ -89,7 +89,7 @@ def _manage(env: dict[str, str], *args: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def _start_worker(env: dict[str, str], log_path: Path) -> Worker:
+def start_worker(env: dict[str, str], log_path: Path) -> Worker:
     port = _free_port()
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -154,7 +154,7 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
     try:
         _manage(env, "migrate", "--no-input")
         _manage(env, "collectstatic", "--no-input")
-        workers = [_start_worker(env, var_dir / f"worker{n}.log") for n in (1, 2)]
+        workers = [start_worker(env, var_dir / f"worker{n}.log") for n in (1, 2)]
         yield Deployment(env, workers)
     finally:
         for worker in workers:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import signal
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from bench.httpclient import join
+from tests.scaleout.conftest import start_worker
 
 pytestmark = pytest.mark.scaleout
 
@@ -127,5 +130,32 @@ async def test_a_client_that_loses_its_worker_resumes_on_the_other_with_nothing_
         (3, "while away 2"),
         (4, "while away 2"),
     ]
+    await alice_socket.close()
+    await bob_socket.close()
+
+
+async def test_a_worker_stopped_with_sigterm_closes_with_1012_and_its_clients_resume_elsewhere(
+    deployment, tmp_path
+):
+    room = f"restart {secrets.token_hex(3)}"
+    (alice, room_id), (bob, _) = await person(deployment, room), await person(deployment, room)
+    staying = deployment.workers[1]
+    leaving = start_worker(deployment.env, tmp_path / "leaving.log")
+    alice_socket = await open_socket(staying, alice, room_id)
+    bob_socket = await open_socket(leaving, bob, room_id)
+    await alice_socket.send(send_frame("before the restart"))
+    [seen] = await messages_until(bob_socket, 1)
+
+    leaving.process.send_signal(signal.SIGTERM)
+    with pytest.raises(ConnectionClosed):
+        await asyncio.wait_for(bob_socket.recv(), 10)
+    assert bob_socket.close_code == 1012  # "restarting": the browser reconnects at once
+    # It finished its shutdown within the timeout (uvicorn re-raises SIGTERM once done).
+    assert await asyncio.to_thread(leaving.process.wait, 15) in (0, -signal.SIGTERM)
+
+    await alice_socket.send(send_frame("while bob moves"))
+    bob_socket = await open_socket(staying, bob, room_id)
+    missed = await catch_up(bob_socket, seen["seq"])
+    assert [m["text"] for m in missed] == ["while bob moves"]
     await alice_socket.close()
     await bob_socket.close()
