@@ -7,7 +7,7 @@ PORT ?= 8000
 # The suite's second pass runs against this PostgreSQL (it makes and drops its own test_chat).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chat
 
-.PHONY: run test test-unit test-postgres test-scaleout test-e2e lint install install-test browser clean bench
+.PHONY: run serve test test-unit test-postgres test-scaleout test-e2e lint install install-test browser clean bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,15 @@ install-test: $(BIN)/.installed-test
 run: install
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --no-input
 	DJANGO_DEBUG=1 $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off --ws-per-message-deflate false --reload --reload-dir chat --reload-dir config
+
+## Production: $(WORKERS) uvicorn worker processes behind a proxy. Set DJANGO_DEBUG=0,
+## DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, DATABASE_URL and REDIS_URL (several workers share
+## rooms only through Redis); migrate and collectstatic first, as separate steps.
+WORKERS ?= 2
+serve: install
+	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS) \
+		--proxy-headers --lifespan off --ws-per-message-deflate false --loop uvloop --http httptools \
+		--no-access-log
 
 ## The whole suite: unit and socket tests on SQLite and on PostgreSQL, two worker
 ## processes over PostgreSQL and Redis, then the browser tests in their own run
