@@ -2,15 +2,11 @@
 deployment checks."""
 
 import asyncio
-import os
-import subprocess
-import sys
-from pathlib import Path
 from unittest import mock
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.live_server import manage, server_env
 
 
 def test_healthz_answers_without_touching_the_database(client):
@@ -41,26 +37,11 @@ async def test_readyz_names_the_part_that_does_not_answer(async_client):
 
 
 def test_production_settings_pass_the_deployment_checks(tmp_path):
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL"))
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DJANGO_DEBUG="0",
+    env = server_env(
+        tmp_path,
         DJANGO_HTTPS="1",
         DJANGO_SECRET_KEY="a-long-random-production-key-" + "x7Qp2Lm9" * 6,
         DJANGO_ALLOWED_HOSTS="chat.example.org",
         DJANGO_CSRF_TRUSTED_ORIGINS="https://chat.example.org",
-        DJANGO_VAR_DIR=str(tmp_path),
     )
-    done = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    manage(env, "check", "--deploy", "--fail-level", "WARNING")  # raises on any warning
