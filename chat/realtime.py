@@ -21,9 +21,10 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from chat import protocol
+from chat import protocol, selectors
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,28 @@ CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects and catches up
 # re-joining well within it keeps a long-lived room subscription alive.
 GROUP_REFRESH_SECONDS = 15 * 60
 
+# How long frames that arrived ahead of a missing number wait for it before this process
+# reads the missing messages from the database; gaps longer than GAP_FILL_MAX are left to
+# the clients' own catch-up.
+GAP_WAIT_SECONDS = 0.25
+GAP_FILL_MAX = 500
+
 AsgiSend = Callable[[dict], Awaitable[None]]
+Chunk = tuple[int, list[str]]  # the first message's seq, and the frames from there on
+
+_messages_after = database_sync_to_async(selectors.messages_after)
+
+
+class _RoomOrder:
+    """Where a room's events stand in this process: the next number to hand out, and
+    chunks that arrived ahead of it."""
+
+    __slots__ = ("ahead", "next_seq", "timer")
+
+    def __init__(self) -> None:
+        self.next_seq: int | None = None
+        self.ahead: dict[int, list[str]] = {}
+        self.timer: asyncio.TimerHandle | None = None
 
 
 def room_group(room_id: int) -> str:
@@ -155,10 +177,12 @@ class RoomHub:
         self.local_only = isinstance(self.layer, InMemoryChannelLayer)
         self.rooms: dict[int, set[LocalSocket]] = {}
         self._subscriptions: dict[int, tuple[asyncio.Future, asyncio.Task]] = {}
-        self._outbox: dict[int, list[str]] = {}
+        self._outbox: dict[int, list[Chunk]] = {}
+        self._orders: dict[int, _RoomOrder] = {}
         self._publisher: asyncio.Task | None = None
         self._channels: dict[int, str] = {}  # room -> this process's subscription channel
         self._refresher: asyncio.Task | None = None
+        self._gap_fillers: set[asyncio.Task] = set()
 
     def has_room(self, room_id: int) -> bool:
         return room_id in self.rooms
@@ -182,34 +206,106 @@ class RoomHub:
         sockets.discard(socket)
         if not sockets:
             del self.rooms[room_id]
+            order = self._orders.pop(room_id, None)
+            if order is not None and order.timer is not None:
+                order.timer.cancel()
             subscription = self._subscriptions.pop(room_id, None)
             if subscription is not None:
                 subscription[1].cancel()
 
-    def publish(self, room_id: int, frames: list[str]) -> None:
-        """Send encoded frames to every socket of the room, in every process, in order."""
+    def publish(self, room_id: int, first_seq: int, frames: list[str]) -> None:
+        """Send encoded frames, the room's messages from `first_seq` on, to every socket of
+        the room in every process."""
         if self.local_only:
-            self._deliver(room_id, frames)
+            self._receive(room_id, first_seq, frames)
             return
-        self._outbox.setdefault(room_id, []).extend(frames)
+        chunks = self._outbox.setdefault(room_id, [])
+        if chunks and chunks[-1][0] + len(chunks[-1][1]) == first_seq:
+            chunks[-1][1].extend(frames)  # what piled up meanwhile travels as one event
+        else:
+            chunks.append((first_seq, list(frames)))
         if self._publisher is None:
             self._publisher = self.loop.create_task(self._publish_pending())
 
     async def _publish_pending(self) -> None:
         # One task sends everything, so a room's events leave this process in the order
-        # they were committed; frames that piled up meanwhile travel as one layer event.
+        # they were committed.
         try:
             while self._outbox:
-                room_id, frames = next(iter(self._outbox.items()))
+                room_id, chunks = next(iter(self._outbox.items()))
                 del self._outbox[room_id]
-                try:
-                    await self.layer.group_send(
-                        room_group(room_id), {"type": ROOM_EVENT, "frames": frames}
-                    )
-                except Exception:
-                    log.exception("could not publish to room %s; clients will catch up", room_id)
+                for first_seq, frames in chunks:
+                    event = {"type": ROOM_EVENT, "first_seq": first_seq, "frames": frames}
+                    try:
+                        await self.layer.group_send(room_group(room_id), event)
+                    except Exception:
+                        log.exception("could not publish to room %s; clients catch up", room_id)
         finally:
             self._publisher = None
+
+    def _receive(self, room_id: int, first_seq: int, frames: list[str]) -> None:
+        """Hand a room's frames to its sockets in sequence order, each once.
+
+        Workers announce their own commits in order, but two workers' events for one room
+        can reach this one crossed: a chunk that arrives ahead of a missing number waits
+        here briefly, and if the missing messages do not follow, they are read from the
+        database (once for this process, not once per socket).
+        """
+        if room_id not in self.rooms:
+            return
+        order = self._orders.setdefault(room_id, _RoomOrder())
+        if order.next_seq is None:
+            order.next_seq = first_seq
+        if first_seq > order.next_seq:
+            order.ahead[first_seq] = frames
+            if order.timer is None:
+                order.timer = self.loop.call_later(GAP_WAIT_SECONDS, self._fill_gap, room_id)
+            return
+        self._deliver_from(room_id, order, first_seq, frames)
+        for start in sorted(order.ahead):
+            if start > order.next_seq:
+                break
+            self._deliver_from(room_id, order, start, order.ahead.pop(start))
+        if not order.ahead and order.timer is not None:
+            order.timer.cancel()
+            order.timer = None
+
+    def _deliver_from(self, room_id: int, order: _RoomOrder, first_seq: int, frames) -> None:
+        unseen = frames[order.next_seq - first_seq :]  # what was already handed out is skipped
+        if unseen:
+            self._deliver(room_id, unseen)
+            order.next_seq = first_seq + len(frames)
+
+    def _fill_gap(self, room_id: int) -> None:
+        order = self._orders.get(room_id)
+        if order is None:
+            return
+        order.timer = None
+        if order.ahead:
+            filler = self.loop.create_task(self._fetch_missing(room_id, order))
+            self._gap_fillers.add(filler)
+            filler.add_done_callback(self._gap_fillers.discard)
+
+    async def _fetch_missing(self, room_id: int, order: _RoomOrder) -> None:
+        missing_from, missing_to = order.next_seq, min(order.ahead)
+        messages = []
+        if missing_to - missing_from <= GAP_FILL_MAX:
+            try:
+                page = await _messages_after(
+                    room_id=room_id, after_seq=missing_from - 1, limit=missing_to - missing_from
+                )
+                messages = page.messages
+            except Exception:
+                log.warning("could not fill a gap in room %s", room_id, exc_info=True)
+        if self._orders.get(room_id) is not order:
+            return  # the room's sockets left meanwhile
+        if messages and order.next_seq == missing_from:
+            frames = [protocol.encode(protocol.MessageEvent(message=m)) for m in messages]
+            self._receive(room_id, messages[0].seq, frames)
+        if order.ahead and min(order.ahead) > order.next_seq:
+            # Too far behind (or unreadable): move on; each client fetches what it lacks.
+            order.next_seq = min(order.ahead)
+            self._receive(room_id, order.next_seq, order.ahead.pop(order.next_seq))
 
     async def _subscribe(self, room_id: int, ready: asyncio.Future) -> None:
         group = room_group(room_id)
@@ -221,7 +317,7 @@ class RoomHub:
             self._start_refresher()
             while True:
                 event = await self.layer.receive(channel)
-                self._deliver(room_id, event["frames"])
+                self._receive(room_id, event["first_seq"], event["frames"])
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -287,10 +383,11 @@ def announce_messages(room_id: int, messages: list[protocol.WireMessage]) -> Non
     frames = [protocol.encode(protocol.MessageEvent(message=message)) for message in messages]
     current = _hub
     if current is not None and current.loop.is_running() and not current.loop.is_closed():
-        current.loop.call_soon_threadsafe(current.publish, room_id, frames)
+        current.loop.call_soon_threadsafe(current.publish, room_id, messages[0].seq, frames)
     else:
         # No sockets served by this process (a management command, say): publish directly
         # for other processes.
         async_to_sync(get_channel_layer().group_send)(
-            room_group(room_id), {"type": ROOM_EVENT, "frames": frames}
+            room_group(room_id),
+            {"type": ROOM_EVENT, "first_seq": messages[0].seq, "frames": frames},
         )

@@ -4,6 +4,7 @@ client that stops reading slows nobody else."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -104,8 +105,8 @@ async def test_the_hub_delivers_each_room_event_to_every_local_socket_in_order(h
         await hub().join(1, socket)
     await hub().join(2, LocalSocket(elsewhere.send, max_backlog=100))
 
-    hub().publish(1, frames("m1", "m2"))
-    hub().publish(1, frames("m3"))
+    hub().publish(1, 1, frames("m1", "m2"))
+    hub().publish(1, 3, frames("m3"))
     await settle()
 
     assert all(client.texts == ["m1", "m2", "m3"] for client in clients)
@@ -119,7 +120,7 @@ async def test_one_client_that_stops_reading_does_not_hold_up_the_others(hub):
     slow.reading.clear()
 
     for number in range(50):
-        hub().publish(1, [f"m{number}"])
+        hub().publish(1, number + 1, [f"m{number}"])
         await settle()
 
     assert fast.texts == [f"m{number}" for number in range(50)]
@@ -142,8 +143,8 @@ async def test_a_socket_that_leaves_while_a_broadcast_is_in_flight_stops_receivi
     await hub().join(1, LocalSocket(staying.send, max_backlog=5))
     await hub().join(1, leaving_socket)
     await hub().join(1, LocalSocket(disconnect_the_other_on_first_frame, max_backlog=5))
-    hub().publish(1, ["m1", "m2"])
-    hub().publish(1, ["m3"])
+    hub().publish(1, 1, ["m1", "m2"])
+    hub().publish(1, 3, ["m3"])
     await settle()
 
     assert staying.texts == trigger.texts == ["m1", "m2", "m3"]
@@ -154,8 +155,8 @@ async def test_a_gone_client_does_not_stop_delivery_to_the_rest(hub):
     alive = FakeClient()
     await hub().join(1, LocalSocket(GoneClient().send, max_backlog=5))
     await hub().join(1, LocalSocket(alive.send, max_backlog=5))
-    hub().publish(1, ["m1"])
-    hub().publish(1, ["m2"])
+    hub().publish(1, 1, ["m1"])
+    hub().publish(1, 2, ["m2"])
     await settle()
     assert alive.texts == ["m1", "m2"]
 
@@ -168,3 +169,39 @@ async def test_the_last_socket_leaving_ends_the_room_subscription(hub):
     await settle()
     assert 7 not in hub().rooms
     assert "room.7" not in hub().layer.groups  # no subscription left behind either way
+
+
+async def test_events_that_arrive_crossed_reach_sockets_in_sequence_order_once(hub):
+    client = FakeClient()
+    await hub().join(1, LocalSocket(client.send, max_backlog=100))
+    hub().publish(1, 1, ["m1"])
+    hub().publish(1, 4, ["m4", "m5"])  # another worker's commit overtook 2 and 3
+    hub().publish(1, 2, ["m2", "m3"])
+    hub().publish(1, 3, ["m3", "m4"])  # seen already: nothing is handed out twice
+    hub().publish(1, 6, ["m6"])
+    await settle()
+    assert client.texts == ["m1", "m2", "m3", "m4", "m5", "m6"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_number_that_never_arrives_is_read_from_the_database(
+    hub, room_factory, user_factory
+):
+    from channels.db import database_sync_to_async
+
+    from chat import services
+
+    room = await database_sync_to_async(room_factory)()
+    author = await database_sync_to_async(user_factory)("Ana")
+    await database_sync_to_async(services.messages_import)(
+        room_id=room.pk, sender=author, texts=["one", "two", "three"]
+    )
+    client = FakeClient()
+    await hub().join(room.pk, LocalSocket(client.send, max_backlog=100))
+    hub().publish(room.pk, 1, ["m1"])
+    hub().publish(room.pk, 3, ["m3"])  # the event for 2 was lost on the way
+    await asyncio.sleep(realtime.GAP_WAIT_SECONDS + 0.5)
+
+    assert client.texts[0] == "m1"
+    assert json.loads(client.texts[1])["message"]["text"] == "two"  # from the database
+    assert client.texts[2:] == ["m3"]

@@ -60,10 +60,9 @@ async def test_events_published_by_another_process_reach_local_sockets_in_order(
 
     # Another worker process: its own layer instance, publishing into the same group.
     other_process = RedisChannelLayer(**redis_layer_config(redis_layer.prefix))
-    for batch in (["m1", "m2"], ["m3"]):
-        await other_process.group_send(
-            realtime.room_group(1), {"type": realtime.ROOM_EVENT, "frames": batch}
-        )
+    for first_seq, batch in ((1, ["m1", "m2"]), (3, ["m3"])):
+        event = {"type": realtime.ROOM_EVENT, "first_seq": first_seq, "frames": batch}
+        await other_process.group_send(realtime.room_group(1), event)
     await wait_for(lambda: len(client.texts) == 3)
     assert client.texts == ["m1", "m2", "m3"]
     await other_process.flush()
@@ -74,7 +73,7 @@ async def test_a_room_subscription_idle_past_every_timeout_still_receives(redis_
     await realtime.hub().join(1, LocalSocket(client.send, max_backlog=100))
     # Longer than redis-py's 5 s default socket timeout and the layer's 5 s blocking read.
     await asyncio.sleep(7)
-    realtime.hub().publish(1, ["after a quiet spell"])
+    realtime.hub().publish(1, 1, ["after a quiet spell"])
     await wait_for(lambda: client.texts == ["after a quiet spell"])
 
 
