@@ -258,15 +258,15 @@ class RoomHub:
             order.next_seq = first_seq
         if first_seq > order.next_seq:
             order.ahead[first_seq] = frames
-            if order.timer is None:
-                order.timer = self.loop.call_later(GAP_WAIT_SECONDS, self._fill_gap, room_id)
-            return
-        self._deliver_from(room_id, order, first_seq, frames)
-        for start in sorted(order.ahead):
-            if start > order.next_seq:
-                break
-            self._deliver_from(room_id, order, start, order.ahead.pop(start))
-        if not order.ahead and order.timer is not None:
+        else:
+            self._deliver_from(room_id, order, first_seq, frames)
+            for start in sorted(order.ahead):
+                if start > order.next_seq:
+                    break
+                self._deliver_from(room_id, order, start, order.ahead.pop(start))
+        if order.ahead and order.timer is None:
+            order.timer = self.loop.call_later(GAP_WAIT_SECONDS, self._fill_gap, room_id)
+        elif not order.ahead and order.timer is not None:
             order.timer.cancel()
             order.timer = None
 
@@ -302,7 +302,7 @@ class RoomHub:
         if messages and order.next_seq == missing_from:
             frames = [protocol.encode(protocol.MessageEvent(message=m)) for m in messages]
             self._receive(room_id, messages[0].seq, frames)
-        if order.ahead and min(order.ahead) > order.next_seq:
+        if order.next_seq == missing_from and order.ahead:
             # Too far behind (or unreadable): move on; each client fetches what it lacks.
             order.next_seq = min(order.ahead)
             self._receive(room_id, order.next_seq, order.ahead.pop(order.next_seq))
