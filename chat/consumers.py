@@ -17,7 +17,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from chat import protocol, realtime, selectors, services
+from chat import metrics, protocol, realtime, selectors, services
 from chat.protocol import Error, ProtocolError
 from chat.ratelimit import TokenBucket
 from chat.writer import writer
@@ -103,11 +103,13 @@ class ChatConsumer(LeanConsumer):
         await realtime.hub().join(room_id, self.socket)
         self.room_id = room_id
         await self.accept()
+        metrics.connections_open.inc()
 
     async def disconnect(self, code: int) -> None:
         if self.socket is not None:
             self.socket.abandon()
             realtime.hub().leave(self.room_id, self.socket)
+            metrics.connections_open.dec()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.socket is None:
@@ -172,6 +174,8 @@ class ChatConsumer(LeanConsumer):
 
     async def _send_catch_up(self, frame: protocol.Sync) -> None:
         page = await _messages_after(room_id=self.room_id, after_seq=frame.after_seq)
+        metrics.resumes.inc()
+        metrics.resumed_messages.inc(len(page.messages))
         self.socket.write(
             protocol.encode(protocol.SyncResult(messages=page.messages, has_more=page.has_more))
         )
@@ -179,5 +183,6 @@ class ChatConsumer(LeanConsumer):
     def _send_error(
         self, code: str, detail: str, client_id: str | None, *, retry_after_ms: int | None = None
     ) -> None:
+        metrics.frames_rejected.labels(code).inc()
         frame = Error(code=code, detail=detail, client_id=client_id, retry_after_ms=retry_after_ms)
         self.socket.write(protocol.encode(frame))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -24,7 +25,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from chat import protocol, selectors
+from chat import metrics, protocol, selectors
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,11 @@ GAP_WAIT_SECONDS = 0.25
 GAP_FILL_MAX = 500
 
 AsgiSend = Callable[[dict], Awaitable[None]]
-Chunk = tuple[int, list[str]]  # the first message's seq, and the frames from there on
+# The first message's seq, the frames from there on, and when the first was committed.
+Chunk = tuple[int, list[str], float | None]
 
 _messages_after = database_sync_to_async(selectors.messages_after)
+_room_last_seq = database_sync_to_async(selectors.room_last_seq)
 
 
 class _RoomOrder:
@@ -52,8 +55,9 @@ class _RoomOrder:
 
     __slots__ = ("ahead", "next_seq", "timer")
 
-    def __init__(self) -> None:
-        self.next_seq: int | None = None
+    def __init__(self, last_seq: int | None = None) -> None:
+        # Unknown until the first event (then that one's); known when read at subscription.
+        self.next_seq: int | None = None if last_seq is None else last_seq + 1
         self.ahead: dict[int, list[str]] = {}
         self.timer: asyncio.TimerHandle | None = None
 
@@ -213,17 +217,19 @@ class RoomHub:
             if subscription is not None:
                 subscription[1].cancel()
 
-    def publish(self, room_id: int, first_seq: int, frames: list[str]) -> None:
+    def publish(
+        self, room_id: int, first_seq: int, frames: list[str], committed_at: float | None = None
+    ) -> None:
         """Send encoded frames, the room's messages from `first_seq` on, to every socket of
         the room in every process."""
         if self.local_only:
-            self._receive(room_id, first_seq, frames)
+            self._receive(room_id, first_seq, frames, committed_at)
             return
         chunks = self._outbox.setdefault(room_id, [])
         if chunks and chunks[-1][0] + len(chunks[-1][1]) == first_seq:
             chunks[-1][1].extend(frames)  # what piled up meanwhile travels as one event
         else:
-            chunks.append((first_seq, list(frames)))
+            chunks.append((first_seq, list(frames), committed_at))
         if self._publisher is None:
             self._publisher = self.loop.create_task(self._publish_pending())
 
@@ -234,8 +240,13 @@ class RoomHub:
             while self._outbox:
                 room_id, chunks = next(iter(self._outbox.items()))
                 del self._outbox[room_id]
-                for first_seq, frames in chunks:
-                    event = {"type": ROOM_EVENT, "first_seq": first_seq, "frames": frames}
+                for first_seq, frames, committed_at in chunks:
+                    event = {
+                        "type": ROOM_EVENT,
+                        "first_seq": first_seq,
+                        "frames": frames,
+                        "committed_at": committed_at,
+                    }
                     try:
                         await self.layer.group_send(room_group(room_id), event)
                     except Exception:
@@ -243,7 +254,9 @@ class RoomHub:
         finally:
             self._publisher = None
 
-    def _receive(self, room_id: int, first_seq: int, frames: list[str]) -> None:
+    def _receive(
+        self, room_id: int, first_seq: int, frames: list[str], committed_at: float | None = None
+    ) -> None:
         """Hand a room's frames to its sockets in sequence order, each once.
 
         Workers announce their own commits in order, but two workers' events for one room
@@ -260,6 +273,8 @@ class RoomHub:
             order.ahead[first_seq] = frames
         else:
             self._deliver_from(room_id, order, first_seq, frames)
+            if committed_at is not None:
+                metrics.fanout_seconds.observe(time.time() - committed_at)
             for start in sorted(order.ahead):
                 if start > order.next_seq:
                     break
@@ -312,12 +327,17 @@ class RoomHub:
         channel = await self.layer.new_channel()
         try:
             await self.layer.group_add(group, channel)
+            # Events committed from here on are new to this process; anything older that
+            # still arrives (crossed with a newer one) is skipped, as its clients caught up.
+            self._orders[room_id] = _RoomOrder(await self._last_seq(room_id))
             ready.set_result(None)
             self._channels[room_id] = channel
             self._start_refresher()
             while True:
                 event = await self.layer.receive(channel)
-                self._receive(room_id, event["first_seq"], event["frames"])
+                self._receive(
+                    room_id, event["first_seq"], event["frames"], event.get("committed_at")
+                )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -337,6 +357,14 @@ class RoomHub:
         for text in frames:
             for socket in sockets:
                 socket.write(text)
+        metrics.deliveries.inc(len(frames) * len(sockets))
+
+    async def _last_seq(self, room_id: int) -> int | None:
+        try:
+            return await _room_last_seq(room_id=room_id)
+        except Exception:
+            log.warning("could not read room %s's position", room_id, exc_info=True)
+            return None
 
     def _start_refresher(self) -> None:
         if self._refresher is None:
@@ -383,11 +411,18 @@ def announce_messages(room_id: int, messages: list[protocol.WireMessage]) -> Non
     frames = [protocol.encode(protocol.MessageEvent(message=message)) for message in messages]
     current = _hub
     if current is not None and current.loop.is_running() and not current.loop.is_closed():
-        current.loop.call_soon_threadsafe(current.publish, room_id, messages[0].seq, frames)
+        current.loop.call_soon_threadsafe(
+            current.publish, room_id, messages[0].seq, frames, time.time()
+        )
     else:
         # No sockets served by this process (a management command, say): publish directly
         # for other processes.
         async_to_sync(get_channel_layer().group_send)(
             room_group(room_id),
-            {"type": ROOM_EVENT, "first_seq": messages[0].seq, "frames": frames},
+            {
+                "type": ROOM_EVENT,
+                "first_seq": messages[0].seq,
+                "frames": frames,
+                "committed_at": time.time(),
+            },
         )

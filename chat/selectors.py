@@ -28,6 +28,11 @@ def room_get(*, room_id: int) -> Room | None:
     return Room.objects.filter(pk=room_id).first()
 
 
+def room_last_seq(*, room_id: int) -> int | None:
+    """The room's last sequence number, or None if there is no such room."""
+    return Room.objects.filter(pk=room_id).values_list("last_seq", flat=True).first()
+
+
 def room_find(*, name: str) -> Room | None:
     return Room.objects.filter(key=name_key(name)).first()
 

@@ -10,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from chat import protocol, realtime
+from chat import metrics, protocol, realtime
 from chat.models import Message, Room, User, name_key
 from chat.selectors import message_to_wire
 
@@ -163,6 +163,7 @@ def _store_posts(posts: list[Post]) -> list[PostResult | RoomNotFound]:
 
 
 def _announce(announcements: dict[int, list[protocol.WireMessage]]) -> None:
+    metrics.messages_stored.inc(sum(len(messages) for messages in announcements.values()))
     for room_id, messages in announcements.items():
         realtime.announce_messages(room_id, messages)
 

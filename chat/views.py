@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from chat import protocol, selectors, services
+from chat import metrics, protocol, selectors, services
 from chat.forms import JoinForm
 from chat.models import Room
 
@@ -133,3 +133,9 @@ async def _channel_layer_answers() -> None:
     channel = await layer.new_channel("health.")
     await layer.send(channel, {"type": "health.ping"})
     await layer.receive(channel)
+
+
+def metrics_page(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics (chat/metrics.py). Expose it to the scraper only, at the proxy."""
+    body, content_type = metrics.exposition()
+    return HttpResponse(body, content_type=content_type)

@@ -9,6 +9,7 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from prometheus_client import REGISTRY
 
 from chat import protocol, writer
 from chat.models import Message
@@ -399,3 +400,42 @@ async def test_a_session_from_before_a_password_change_no_longer_opens_sockets(
 
     await change_password()
     assert await closed_with(socket) == protocol.CLOSE_NOT_AUTHENTICATED
+
+
+def sample(name: str, **labels) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_sockets_messages_resumes_and_refusals_are_counted_for_prometheus(
+    socket_for, room, alice, bob
+):
+    before = {
+        name: sample(name)
+        for name in (
+            "chat_connections_open",
+            "chat_messages_stored_total",
+            "chat_deliveries_total",
+            "chat_resumes_total",
+            "chat_resumed_messages_total",
+        )
+    }
+    rejected_before = sample("chat_frames_rejected_total", code="invalid_json")
+    fanouts_before = sample("chat_fanout_seconds_count")
+    alice_socket = await joined(socket_for, room, alice)
+    bob_socket = await joined(socket_for, room, bob)
+    assert sample("chat_connections_open") == before["chat_connections_open"] + 2
+
+    await alice_socket.send_json_to(message_frame("counted"))
+    await bob_socket.receive_json_from(timeout=3)
+    await send(bob_socket, {"type": "sync", "after_seq": 0})
+    assert (await send(bob_socket, "{oops"))["code"] == "invalid_json"
+
+    assert sample("chat_messages_stored_total") == before["chat_messages_stored_total"] + 1
+    assert sample("chat_deliveries_total") == before["chat_deliveries_total"] + 2
+    assert sample("chat_fanout_seconds_count") == fanouts_before + 1
+    assert sample("chat_resumes_total") == before["chat_resumes_total"] + 1
+    assert sample("chat_resumed_messages_total") == before["chat_resumed_messages_total"] + 1
+    assert sample("chat_frames_rejected_total", code="invalid_json") == rejected_before + 1
+    await alice_socket.disconnect()
+    await bob_socket.disconnect()
+    assert sample("chat_connections_open") == before["chat_connections_open"]

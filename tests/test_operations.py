@@ -45,3 +45,12 @@ def test_production_settings_pass_the_deployment_checks(tmp_path):
         DJANGO_CSRF_TRUSTED_ORIGINS="https://chat.example.org",
     )
     manage(env, "check", "--deploy", "--fail-level", "WARNING")  # raises on any warning
+
+
+def test_the_metrics_page_serves_the_chat_figures_in_prometheus_format(client):
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    body = response.content.decode()
+    for name in ("chat_connections_open", "chat_messages_stored_total", "chat_fanout_seconds"):
+        assert name in body

@@ -193,11 +193,11 @@ async def test_a_number_that_never_arrives_is_read_from_the_database(
 
     room = await database_sync_to_async(room_factory)()
     author = await database_sync_to_async(user_factory)("Ana")
+    client = FakeClient()
+    await hub().join(room.pk, LocalSocket(client.send, max_backlog=100))
     await database_sync_to_async(services.messages_import)(
         room_id=room.pk, sender=author, texts=["one", "two", "three", "four", "five"]
     )
-    client = FakeClient()
-    await hub().join(room.pk, LocalSocket(client.send, max_backlog=100))
     hub().publish(room.pk, 1, ["m1"])
     hub().publish(room.pk, 3, ["m3"])  # the events for 2 and 4 were lost on the way
     hub().publish(room.pk, 5, ["m5"])

@@ -60,8 +60,10 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
     prefix = f"scaleout-{secrets.token_hex(4)}"
     admin.execute(f'CREATE DATABASE "{name}"')
     var_dir = tmp_path_factory.mktemp("scaleout")
+    (var_dir / "prometheus").mkdir()
     env = server_env(
         var_dir,
+        PROMETHEUS_MULTIPROC_DIR=str(var_dir / "prometheus"),
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),  # shared: a session works on any worker
         DATABASE_URL=f"{POSTGRES}/{name}",
         REDIS_URL=REDIS,

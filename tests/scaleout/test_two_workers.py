@@ -6,6 +6,7 @@ import asyncio
 import json
 import secrets
 import signal
+import urllib.request
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -160,3 +161,28 @@ async def test_a_worker_stopped_with_sigterm_closes_with_1012_and_its_clients_re
     assert [m["text"] for m in missed] == ["while bob moves"]
     await alice_socket.close()
     await bob_socket.close()
+
+
+async def test_either_workers_metrics_count_the_sockets_and_messages_of_both(deployment):
+    room = f"metrics {secrets.token_hex(3)}"
+    (alice, room_id), (bob, _) = await person(deployment, room), await person(deployment, room)
+    first, second = deployment.workers
+    alice_socket = await open_socket(first, alice, room_id)
+    bob_socket = await open_socket(second, bob, room_id)
+    await alice_socket.send(send_frame("counted once"))
+    await messages_until(bob_socket, 1)
+
+    page = await asyncio.to_thread(read_metrics, second)
+    assert page["chat_connections_open"] >= 2  # one here, one on the other worker
+    assert page["chat_messages_stored_total"] >= 1  # stored by the other worker
+    await alice_socket.close()
+    await bob_socket.close()
+
+
+def read_metrics(worker) -> dict[str, float]:
+    with urllib.request.urlopen(worker.url + "/metrics", timeout=5) as answer:
+        lines = answer.read().decode().splitlines()
+    return {
+        name: float(value)
+        for name, _, value in (line.partition(" ") for line in lines if line and line[0] != "#")
+    }
