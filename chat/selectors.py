@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import F
 
 from chat import protocol
-from chat.models import Message, Room, name_key
+from chat.models import Message, Room
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,6 @@ def room_get(*, room_id: int) -> Room | None:
 def room_last_seq(*, room_id: int) -> int | None:
     """The room's last sequence number, or None if there is no such room."""
     return Room.objects.filter(pk=room_id).values_list("last_seq", flat=True).first()
-
-
-def room_find(*, name: str) -> Room | None:
-    return Room.objects.filter(key=name_key(name)).first()
 
 
 def rooms_recent(*, limit: int = 50) -> list[Room]:

@@ -18,10 +18,17 @@ from tests.scaleout.conftest import start_worker
 pytestmark = pytest.mark.scaleout
 
 
-async def person(deployment, room: str) -> tuple[str, int]:
-    """A session made through the front page of worker 1; any worker accepts it."""
+async def people_in_a_new_room(deployment, count: int) -> tuple[int, list[str]]:
+    """A new room and the sessions of `count` people in it, made through the front page of
+    worker 1; any worker accepts them."""
     worker = deployment.workers[0]
-    return await join(worker.host, worker.port, name=f"p-{secrets.token_hex(4)}", room=room)
+    room = f"room {secrets.token_hex(4)}"
+    sessions = []
+    for _ in range(count):
+        name = f"p-{secrets.token_hex(4)}"
+        session, room_id = await join(worker.host, worker.port, name=name, room=room)
+        sessions.append(session)
+    return room_id, sessions
 
 
 async def open_socket(worker, session: str, room_id: int) -> ClientConnection:
@@ -68,8 +75,7 @@ async def catch_up(socket: ClientConnection, after_seq: int) -> list[dict]:
 
 
 async def test_a_message_posted_on_one_worker_reaches_a_socket_on_the_other(deployment):
-    room = f"two workers {secrets.token_hex(3)}"
-    (alice, room_id), (bob, _) = await person(deployment, room), await person(deployment, room)
+    room_id, (alice, bob) = await people_in_a_new_room(deployment, 2)
     first, second = deployment.workers
     alice_socket = await open_socket(first, alice, room_id)
     bob_socket = await open_socket(second, bob, room_id)
@@ -83,9 +89,7 @@ async def test_a_message_posted_on_one_worker_reaches_a_socket_on_the_other(depl
 
 
 async def test_concurrent_posts_through_both_workers_are_numbered_without_gaps(deployment):
-    room = f"busy {secrets.token_hex(3)}"
-    (alice, room_id), (bob, _) = await person(deployment, room), await person(deployment, room)
-    (carol, _) = await person(deployment, room)
+    room_id, (alice, bob, carol) = await people_in_a_new_room(deployment, 3)
     first, second = deployment.workers
     alice_socket = await open_socket(first, alice, room_id)
     bob_socket = await open_socket(second, bob, room_id)
@@ -112,8 +116,7 @@ async def test_concurrent_posts_through_both_workers_are_numbered_without_gaps(d
 
 
 async def test_a_client_that_loses_its_worker_resumes_on_the_other_with_nothing_lost(deployment):
-    room = f"failover {secrets.token_hex(3)}"
-    (alice, room_id), (bob, _) = await person(deployment, room), await person(deployment, room)
+    room_id, (alice, bob) = await people_in_a_new_room(deployment, 2)
     first, second = deployment.workers
     alice_socket = await open_socket(second, alice, room_id)
     bob_socket = await open_socket(first, bob, room_id)
@@ -139,8 +142,7 @@ async def test_a_client_that_loses_its_worker_resumes_on_the_other_with_nothing_
 async def test_a_worker_stopped_with_sigterm_closes_with_1012_and_its_clients_resume_elsewhere(
     deployment, tmp_path
 ):
-    room = f"restart {secrets.token_hex(3)}"
-    (alice, room_id), (bob, _) = await person(deployment, room), await person(deployment, room)
+    room_id, (alice, bob) = await people_in_a_new_room(deployment, 2)
     staying = deployment.workers[1]
     leaving = start_worker(deployment.env, tmp_path / "leaving.log")
     alice_socket = await open_socket(staying, alice, room_id)
@@ -164,8 +166,7 @@ async def test_a_worker_stopped_with_sigterm_closes_with_1012_and_its_clients_re
 
 
 async def test_either_workers_metrics_count_the_sockets_and_messages_of_both(deployment):
-    room = f"metrics {secrets.token_hex(3)}"
-    (alice, room_id), (bob, _) = await person(deployment, room), await person(deployment, room)
+    room_id, (alice, bob) = await people_in_a_new_room(deployment, 2)
     first, second = deployment.workers
     alice_socket = await open_socket(first, alice, room_id)
     bob_socket = await open_socket(second, bob, room_id)
