@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "servestatic",  # its configuration checks
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "channels",
