@@ -1,15 +1,19 @@
 """The only module that touches the channel layer: how room events reach sockets.
 
-Per process, a hub subscribes once to each room that has sockets here and writes every
-event of that room, encoded once by whoever announced it, straight to those sockets. A
-delivery is a plain write: no database query, no thread hop, no JSON encoding, no
-per-socket channel and no per-event consumer dispatch (see DESIGN.md, "The hot path").
+Per process, a hub keeps the sockets of each room and writes every event of that room,
+encoded once by whoever announced it, straight to them. A delivery is a plain write: no
+database query, no thread hop, no JSON encoding, no per-socket channel and no per-event
+consumer dispatch (see DESIGN.md, "The hot path").
 
-    services (commit) -> announce_messages -> hub.publish -> channel layer group
-        -> hub's room subscription -> LocalSocket.write for each socket of the room
+    services (commit) -> announce_messages -> hub.publish -> this process's sockets
+                                                          -> channel layer group (Redis)
+        -> other processes' room subscriptions -> LocalSocket.write for each socket
 
-The layer is the in-memory one in a single process and Redis across processes; either
-way it only carries hints: clients repair any gap from the database by sequence number.
+The in-memory layer reaches only this process, so there the layer is not used at all.
+Over Redis the layer carries each event to the other processes, and it only carries
+hints: a process fills gaps from the database by sequence number, and so do clients.
+A subscription lost with Redis is retried, and the room's messages stored meanwhile are
+read from the database when it is back; this process's own sockets never stop.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -30,10 +35,14 @@ from chat import metrics, protocol, selectors
 log = logging.getLogger(__name__)
 
 ROOM_EVENT = "room.frames"
-CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects and catches up
-# Layers forget group members after `group_expiry` (an hour in settings, over Redis);
-# re-joining well within it keeps a long-lived room subscription alive.
-GROUP_REFRESH_SECONDS = 15 * 60
+CLOSE_TRY_AGAIN = 1013  # "try again later": the client reconnects and catches up
+# Layers forget group members after `group_expiry` (an hour in settings, over Redis), and a
+# restarted Redis forgets them at once: re-joining often keeps a room subscription alive
+# through both, at one cheap command per room per process per minute.
+GROUP_REFRESH_SECONDS = 60
+# A lost subscription (Redis restarting, say) is retried with capped, doubling waits.
+RESUBSCRIBE_FIRST_WAIT = 0.5
+RESUBSCRIBE_MAX_WAIT = 10.0
 
 # How long frames that arrived ahead of a missing number wait for it before this process
 # reads the missing messages from the database; gaps longer than GAP_FILL_MAX are left to
@@ -150,7 +159,7 @@ class LocalSocket:
 
     def _give_up(self) -> None:
         log.info("closing a socket whose client stopped reading")
-        self.close_soon(CLOSE_TOO_SLOW)
+        self.close_soon(CLOSE_TRY_AGAIN)
 
 
 async def _finish(coroutine: Coroutine[Any, Any, None], waiting_on: Any) -> None:
@@ -179,11 +188,14 @@ class RoomHub:
         # The in-memory layer reaches only this process, whose sockets are all here: hand
         # events to them directly rather than through the layer's queues.
         self.local_only = isinstance(self.layer, InMemoryChannelLayer)
+        # Marks this hub's own events, which it has delivered here already.
+        self.origin = uuid.uuid4().hex
         self.rooms: dict[int, set[LocalSocket]] = {}
         self._subscriptions: dict[int, tuple[asyncio.Future, asyncio.Task]] = {}
         self._outbox: dict[int, list[Chunk]] = {}
         self._orders: dict[int, _RoomOrder] = {}
         self._publisher: asyncio.Task | None = None
+        self._publish_failing = False
         self._channels: dict[int, str] = {}  # room -> this process's subscription channel
         self._refresher: asyncio.Task | None = None
         self._gap_fillers: set[asyncio.Task] = set()
@@ -217,13 +229,23 @@ class RoomHub:
             if subscription is not None:
                 subscription[1].cancel()
 
+    async def close(self) -> None:
+        """Stop every room subscription and background task of this hub."""
+        tasks = [task for _, task in self._subscriptions.values()]
+        tasks += [t for t in (self._refresher, self._publisher) if t is not None]
+        tasks += self._gap_fillers
+        self._subscriptions.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def publish(
         self, room_id: int, first_seq: int, frames: list[str], committed_at: float | None = None
     ) -> None:
         """Send encoded frames, the room's messages from `first_seq` on, to every socket of
-        the room in every process."""
+        the room in every process: this process's at once, the others' through the layer."""
+        self._receive(room_id, first_seq, frames, committed_at)
         if self.local_only:
-            self._receive(room_id, first_seq, frames, committed_at)
             return
         chunks = self._outbox.setdefault(room_id, [])
         if chunks and chunks[-1][0] + len(chunks[-1][1]) == first_seq:
@@ -246,11 +268,23 @@ class RoomHub:
                         "first_seq": first_seq,
                         "frames": frames,
                         "committed_at": committed_at,
+                        "origin": self.origin,
                     }
                     try:
                         await self.layer.group_send(room_group(room_id), event)
-                    except Exception:
-                        log.exception("could not publish to room %s; clients catch up", room_id)
+                    except Exception as exc:
+                        # Said once per outage, not once per message.
+                        if not self._publish_failing:
+                            log.warning(
+                                "could not publish to other processes (%s); they catch up "
+                                "from the database",
+                                exc.__class__.__name__,
+                            )
+                        self._publish_failing = True
+                    else:
+                        if self._publish_failing:
+                            log.info("publishing to other processes again")
+                        self._publish_failing = False
         finally:
             self._publisher = None
 
@@ -323,31 +357,82 @@ class RoomHub:
             self._receive(room_id, order.next_seq, order.ahead.pop(order.next_seq))
 
     async def _subscribe(self, room_id: int, ready: asyncio.Future) -> None:
+        """Receive the room's events from other processes for as long as it has sockets
+        here. `ready` is set once events flow, or once the layer is found unreachable (the
+        socket is served anyway: this process's own events still reach it, and the rest
+        is read from the database when the layer is back)."""
         group = room_group(room_id)
-        channel = await self.layer.new_channel()
-        try:
-            await self.layer.group_add(group, channel)
-            # Events committed from here on are new to this process; anything older that
-            # still arrives (crossed with a newer one) is skipped, as its clients caught up.
-            self._orders[room_id] = _RoomOrder(await self._last_seq(room_id))
-            ready.set_result(None)
-            self._channels[room_id] = channel
-            self._start_refresher()
-            while True:
-                event = await self.layer.receive(channel)
-                self._receive(
-                    room_id, event["first_seq"], event["frames"], event.get("committed_at")
+        wait = RESUBSCRIBE_FIRST_WAIT
+        while True:
+            channel = await self.layer.new_channel()
+            try:
+                await self.layer.group_add(group, channel)
+                self._channels[room_id] = channel
+                # Events committed from here on arrive; older ones come from the database.
+                await self._catch_up(room_id)
+                if not ready.done():
+                    ready.set_result(None)
+                if wait > RESUBSCRIBE_FIRST_WAIT:
+                    log.info("room %s subscription restored", room_id)
+                wait = RESUBSCRIBE_FIRST_WAIT
+                self._start_refresher()
+                while True:
+                    event = await self.layer.receive(channel)
+                    if event.get("origin") != self.origin:
+                        self._receive(
+                            room_id, event["first_seq"], event["frames"], event.get("committed_at")
+                        )
+            except asyncio.CancelledError:
+                self._forget_channel(room_id, channel)
+                await asyncio.shield(self._discard(group, channel))
+                raise
+            except Exception as exc:
+                log.warning(
+                    "room %s subscription lost (%s); retrying in %.1f s",
+                    room_id,
+                    exc.__class__.__name__,
+                    wait,
+                    exc_info=log.isEnabledFor(logging.DEBUG),
                 )
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.exception("room %s subscription failed", room_id)
-            if not ready.done():
-                ready.set_exception(exc)
-            self._fail_room(room_id)
-        finally:
-            self._channels.pop(room_id, None)
-            await asyncio.shield(self._discard(group, channel))
+                self._forget_channel(room_id, channel)
+                if not ready.done():
+                    await self._catch_up(room_id)
+                    ready.set_result(None)
+                await self._discard(group, channel)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, RESUBSCRIBE_MAX_WAIT)
+
+    async def _catch_up(self, room_id: int) -> None:
+        """Bring the room's position here up to what is stored: at first subscription, just
+        note it; after an outage, deliver what other processes stored meanwhile."""
+        last_seq = await self._last_seq(room_id)
+        order = self._orders.get(room_id)
+        if order is None:
+            self._orders[room_id] = _RoomOrder(last_seq)
+            return
+        if last_seq is None:
+            return
+        if order.next_seq is None:
+            order.next_seq = last_seq + 1
+            return
+        missed = last_seq - order.next_seq + 1
+        if missed <= 0:
+            return
+        if missed > GAP_FILL_MAX:
+            # More than is worth replaying here: each client reconnects and catches up.
+            for socket in tuple(self.rooms.get(room_id, ())):
+                socket.close_soon(CLOSE_TRY_AGAIN)
+            return
+        try:
+            page = await _messages_after(
+                room_id=room_id, after_seq=order.next_seq - 1, limit=missed
+            )
+        except Exception:
+            log.warning("could not catch up room %s", room_id, exc_info=True)
+            return
+        if page.messages and self._orders.get(room_id) is order:
+            frames = [protocol.encode(protocol.MessageEvent(message=m)) for m in page.messages]
+            self._receive(room_id, page.messages[0].seq, frames)
 
     def _deliver(self, room_id: int, frames: list[str]) -> None:
         sockets = self.rooms.get(room_id)
@@ -383,14 +468,12 @@ class RoomHub:
         try:
             await self.layer.group_discard(group, channel)
         except Exception:
-            log.warning("could not leave %s", group, exc_info=True)
+            # Harmless: the layer forgets the member after group_expiry.
+            log.debug("could not leave %s", group, exc_info=True)
 
-    def _fail_room(self, room_id: int) -> None:
-        # Without a subscription these sockets would silently miss events: close them, and
-        # their clients reconnect and catch up.
-        for socket in self.rooms.pop(room_id, ()):
-            socket.close_soon(1011)
-        self._subscriptions.pop(room_id, None)
+    def _forget_channel(self, room_id: int, channel: str) -> None:
+        if self._channels.get(room_id) == channel:
+            del self._channels[room_id]
 
 
 _hub: RoomHub | None = None

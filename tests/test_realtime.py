@@ -77,7 +77,7 @@ async def test_a_client_that_falls_too_far_behind_is_closed_with_1013_after_what
     client.reading.set()
     await settle()
     assert client.texts == ["0"]  # the frame already in the transport; the rest is dropped
-    assert client.closed_with == realtime.CLOSE_TOO_SLOW
+    assert client.closed_with == realtime.CLOSE_TRY_AGAIN
     socket.write("late")
     await settle()
     assert client.texts == ["0"]
@@ -126,7 +126,7 @@ async def test_one_client_that_stops_reading_does_not_hold_up_the_others(hub):
     assert fast.texts == [f"m{number}" for number in range(50)]
     slow.reading.set()
     await settle()
-    assert slow.closed_with == realtime.CLOSE_TOO_SLOW
+    assert slow.closed_with == realtime.CLOSE_TRY_AGAIN
     assert slow.texts == ["m0"]
 
 

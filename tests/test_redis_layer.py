@@ -7,13 +7,19 @@ is not there. Each test uses its own key prefix and flushes it afterwards.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shutil
+import socket
+import subprocess
+import time
 import uuid
 
 import pytest
+from channels.db import database_sync_to_async
 from channels_redis.core import RedisChannelLayer
 
-from chat import realtime
+from chat import protocol, realtime, selectors, services
 from chat.realtime import LocalSocket
 from config.settings import redis_channel_layer
 from tests.test_realtime import FakeClient
@@ -39,7 +45,13 @@ async def redis_layer(monkeypatch):
     layer = RedisChannelLayer(**redis_layer_config(prefix))
     monkeypatch.setattr(realtime, "get_channel_layer", lambda: layer)
     monkeypatch.setattr(realtime, "_hub", None)
+
+    async def position_unknown(room_id):  # no database here: learned from the first event
+        return None
+
+    monkeypatch.setattr(realtime, "_room_last_seq", position_unknown)
     yield layer
+    await realtime.hub().close()
     await layer.flush()
     async for key in client.scan_iter(f"{prefix}*"):
         await client.delete(key)
@@ -80,3 +92,104 @@ async def test_a_room_subscription_idle_past_every_timeout_still_receives(redis_
 def test_the_redis_layer_waits_on_its_socket_longer_than_its_blocking_read():
     config = redis_layer_config("any")
     assert config["hosts"][0]["socket_timeout"] > RedisChannelLayer(**config).brpop_timeout
+
+
+class PrivateRedis:
+    """A Redis server of this test's own, so it can be stopped and started again."""
+
+    def __init__(self, binary: str) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.binary = binary
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=5)
+
+
+@pytest.fixture
+async def restartable_redis_layer(monkeypatch):
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed, so Redis cannot be restarted here")
+    redis_server = PrivateRedis(binary)
+    redis_server.start()
+    layer = RedisChannelLayer(**redis_channel_layer(redis_server.url)["CONFIG"])
+    monkeypatch.setattr(realtime, "get_channel_layer", lambda: layer)
+    monkeypatch.setattr(realtime, "_hub", None)
+    yield redis_server
+    await realtime.hub().close()
+    redis_server.stop()
+
+
+def text_of(frame: str) -> str:
+    return json.loads(frame)["message"]["text"]
+
+
+@database_sync_to_async
+def encoded_messages_after(room_id: int, after_seq: int) -> list[str]:
+    page = selectors.messages_after(room_id=room_id, after_seq=after_seq)
+    return [protocol.encode(protocol.MessageEvent(message=m)) for m in page.messages]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_room_outlives_a_redis_restart_and_gets_what_other_processes_stored_meanwhile(
+    restartable_redis_layer, room_factory, user_factory
+):
+    redis_server = restartable_redis_layer
+    room = await database_sync_to_async(room_factory)()
+    person = await database_sync_to_async(user_factory)()
+    client = FakeClient()
+    await realtime.hub().join(room.pk, LocalSocket(client.send, max_backlog=100))
+
+    redis_server.stop()
+    # This process's own messages still reach its sockets while Redis is down...
+    await database_sync_to_async(services.messages_import)(
+        room_id=room.pk, sender=person, texts=["mine, while Redis was down"]
+    )
+    realtime.hub().publish(room.pk, 1, await encoded_messages_after(room.pk, 0))
+    await wait_for(lambda: len(client.texts) == 1)
+    # ...and what another process stores meanwhile, whose announcement is lost with Redis,
+    # arrives once Redis is back.
+    await database_sync_to_async(services.messages_import)(
+        room_id=room.pk, sender=person, texts=["theirs 1", "theirs 2"]
+    )
+    await asyncio.sleep(1)
+    redis_server.start()
+    await wait_for(lambda: len(client.texts) == 3, timeout=15)
+
+    # Live events from other processes flow again, through the restarted Redis.
+    other_process = RedisChannelLayer(**redis_channel_layer(redis_server.url)["CONFIG"])
+    await database_sync_to_async(services.messages_import)(
+        room_id=room.pk, sender=person, texts=["theirs 3, live"]
+    )
+    event = {
+        "type": realtime.ROOM_EVENT,
+        "first_seq": 4,
+        "frames": await encoded_messages_after(room.pk, 3),
+    }
+    await other_process.group_send(realtime.room_group(room.pk), event)
+    await wait_for(lambda: len(client.texts) == 4)
+    assert [text_of(frame) for frame in client.texts] == [
+        "mine, while Redis was down",
+        "theirs 1",
+        "theirs 2",
+        "theirs 3, live",
+    ]
