@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from functools import partial
 
 from channels.db import database_sync_to_async
@@ -17,7 +18,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from chat import metrics, protocol, realtime, selectors, services
+from chat import logs, metrics, protocol, realtime, selectors, services
 from chat.protocol import Error, ProtocolError
 from chat.ratelimit import TokenBucket
 from chat.writer import writer
@@ -48,6 +49,7 @@ async def _room_exists(room_id: int) -> bool:
 
 
 async def refuse(consumer: AsyncWebsocketConsumer, code: int) -> None:
+    log.info("socket refused", extra={"code": code, "path": consumer.scope["path"]})
     # Accept first: a close before accepting reaches the browser as a bare failed
     # handshake, without the code that tells it why.
     await consumer.accept()
@@ -67,6 +69,7 @@ class LeanConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
+        logs.new_connection_id()
         try:
             while True:
                 message = await receive()
@@ -83,6 +86,8 @@ class NoSuchRoomConsumer(LeanConsumer):
 class ChatConsumer(LeanConsumer):
     room_id: int | None = None
     socket: realtime.LocalSocket | None = None
+    opened_at = 0.0
+    posted = rejected = 0
 
     async def connect(self) -> None:
         user = self.scope["user"]
@@ -98,18 +103,36 @@ class ChatConsumer(LeanConsumer):
             burst=settings.CHAT_RATE_BURST, per_second=settings.CHAT_RATE_PER_SECOND
         )
         self.posts_in_flight = asyncio.Semaphore(MAX_POSTS_IN_FLIGHT)
-        self.socket = realtime.LocalSocket(self.base_send, max_backlog=settings.CHAT_SOCKET_BACKLOG)
+        self.socket = realtime.LocalSocket(
+            self.base_send,
+            max_backlog=settings.CHAT_SOCKET_BACKLOG,
+            connection_id=logs.connection_id.get(),
+        )
         # Join before accepting: nothing committed after the client's sync can be missed.
         await realtime.hub().join(room_id, self.socket)
         self.room_id = room_id
         await self.accept()
+        self.opened_at = time.monotonic()
         metrics.connections_open.inc()
+        client = self.scope.get("client") or ("", 0)
+        log.info("socket opened", extra={"room": room_id, "user": user.pk, "client": client[0]})
 
     async def disconnect(self, code: int) -> None:
         if self.socket is not None:
             self.socket.abandon()
             realtime.hub().leave(self.room_id, self.socket)
             metrics.connections_open.dec()
+            log.info(
+                "socket closed",
+                extra={
+                    "room": self.room_id,
+                    "user": self.user.pk,
+                    "code": code,
+                    "seconds_open": round(time.monotonic() - self.opened_at, 1),
+                    "messages_posted": self.posted,
+                    "frames_rejected": self.rejected,
+                },
+            )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.socket is None:
@@ -132,7 +155,7 @@ class ChatConsumer(LeanConsumer):
             self._send_error(error.code, error.detail, error.client_id)
         except Exception:
             # A fault in one frame must not end the connection.
-            log.exception("frame failed room=%s user=%s", self.room_id, self.user.pk)
+            log.exception("frame failed", extra={"room": self.room_id, "user": self.user.pk})
             self._send_error(
                 Error.INTERNAL_ERROR, "The server could not handle that frame.", client_id
             )
@@ -162,12 +185,20 @@ class ChatConsumer(LeanConsumer):
             return
         error = stored.exception()
         if error is None:
-            message, _ = stored.result()
+            message, is_new = stored.result()
+            self.posted += 1
             self.socket.write(protocol.encode(protocol.Ack(client_id=client_id, message=message)))
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "message stored" if is_new else "message resent",
+                    extra={"room": self.room_id, "seq": message.seq, "client_id": client_id},
+                )
         elif isinstance(error, services.RoomNotFound):
             self.socket.close_soon(protocol.CLOSE_ROOM_NOT_FOUND)
         else:
-            log.error("post failed room=%s user=%s", self.room_id, self.user.pk, exc_info=error)
+            log.error(
+                "post failed", extra={"room": self.room_id, "user": self.user.pk}, exc_info=error
+            )
             self._send_error(
                 Error.INTERNAL_ERROR, "The server could not store that message.", client_id
             )
@@ -176,6 +207,15 @@ class ChatConsumer(LeanConsumer):
         page = await _messages_after(room_id=self.room_id, after_seq=frame.after_seq)
         metrics.resumes.inc()
         metrics.resumed_messages.inc(len(page.messages))
+        log.info(
+            "catch-up served",
+            extra={
+                "room": self.room_id,
+                "after_seq": frame.after_seq,
+                "messages": len(page.messages),
+                "has_more": page.has_more,
+            },
+        )
         self.socket.write(
             protocol.encode(protocol.SyncResult(messages=page.messages, has_more=page.has_more))
         )
@@ -184,5 +224,7 @@ class ChatConsumer(LeanConsumer):
         self, code: str, detail: str, client_id: str | None, *, retry_after_ms: int | None = None
     ) -> None:
         metrics.frames_rejected.labels(code).inc()
+        self.rejected += 1
+        log.debug("frame rejected", extra={"room": self.room_id, "code": code})
         frame = Error(code=code, detail=detail, client_id=client_id, retry_after_ms=retry_after_ms)
         self.socket.write(protocol.encode(frame))

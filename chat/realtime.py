@@ -85,11 +85,20 @@ class LocalSocket:
     costs neither time nor unbounded memory, and it catches up from the database later.
     """
 
-    __slots__ = ("_backlog", "_closer", "_flusher", "_send", "closed", "max_backlog")
+    __slots__ = (
+        "_backlog",
+        "_closer",
+        "_flusher",
+        "_send",
+        "closed",
+        "connection_id",
+        "max_backlog",
+    )
 
-    def __init__(self, send: AsgiSend, *, max_backlog: int):
+    def __init__(self, send: AsgiSend, *, max_backlog: int, connection_id: str | None = None):
         self._send = send
         self.max_backlog = max_backlog
+        self.connection_id = connection_id  # for logs: writes happen outside its task
         self._backlog: deque[str] | None = None  # None while the client keeps up
         self._flusher: asyncio.Task | None = None
         self._closer: asyncio.Task | None = None
@@ -158,7 +167,10 @@ class LocalSocket:
             self._flusher = None
 
     def _give_up(self) -> None:
-        log.info("closing a socket whose client stopped reading")
+        log.info(
+            "closing a socket whose client stopped reading",
+            extra={"conn": self.connection_id, "backlog": self.max_backlog},
+        )
         self.close_soon(CLOSE_TRY_AGAIN)
 
 
@@ -276,9 +288,9 @@ class RoomHub:
                         # Said once per outage, not once per message.
                         if not self._publish_failing:
                             log.warning(
-                                "could not publish to other processes (%s); they catch up "
-                                "from the database",
-                                exc.__class__.__name__,
+                                "could not publish to other processes; they catch up from "
+                                "the database",
+                                extra={"error": repr(exc)},
                             )
                         self._publish_failing = True
                     else:
@@ -345,7 +357,7 @@ class RoomHub:
                 )
                 messages = page.messages
             except Exception:
-                log.warning("could not fill a gap in room %s", room_id, exc_info=True)
+                log.warning("could not fill a gap", extra={"room": room_id}, exc_info=True)
         if self._orders.get(room_id) is not order:
             return  # the room's sockets left meanwhile
         if messages and order.next_seq == missing_from:
@@ -373,7 +385,7 @@ class RoomHub:
                 if not ready.done():
                     ready.set_result(None)
                 if wait > RESUBSCRIBE_FIRST_WAIT:
-                    log.info("room %s subscription restored", room_id)
+                    log.info("room subscription restored", extra={"room": room_id})
                 wait = RESUBSCRIBE_FIRST_WAIT
                 self._start_refresher()
                 while True:
@@ -388,11 +400,8 @@ class RoomHub:
                 raise
             except Exception as exc:
                 log.warning(
-                    "room %s subscription lost (%s); retrying in %.1f s",
-                    room_id,
-                    exc.__class__.__name__,
-                    wait,
-                    exc_info=log.isEnabledFor(logging.DEBUG),
+                    "room subscription lost; retrying",
+                    extra={"room": room_id, "error": repr(exc), "retry_in_seconds": wait},
                 )
                 self._forget_channel(room_id, channel)
                 if not ready.done():
@@ -428,7 +437,7 @@ class RoomHub:
                 room_id=room_id, after_seq=order.next_seq - 1, limit=missed
             )
         except Exception:
-            log.warning("could not catch up room %s", room_id, exc_info=True)
+            log.warning("could not catch up a room", extra={"room": room_id}, exc_info=True)
             return
         if page.messages and self._orders.get(room_id) is order:
             frames = [protocol.encode(protocol.MessageEvent(message=m)) for m in page.messages]
@@ -448,7 +457,7 @@ class RoomHub:
         try:
             return await _room_last_seq(room_id=room_id)
         except Exception:
-            log.warning("could not read room %s's position", room_id, exc_info=True)
+            log.warning("could not read a room's position", extra={"room": room_id}, exc_info=True)
             return None
 
     def _start_refresher(self) -> None:
@@ -461,15 +470,18 @@ class RoomHub:
             for room_id, channel in list(self._channels.items()):
                 try:
                     await self.layer.group_add(room_group(room_id), channel)
-                except Exception:
-                    log.warning("could not refresh room %s", room_id, exc_info=True)
+                except Exception as exc:
+                    log.warning(
+                        "could not refresh a room subscription",
+                        extra={"room": room_id, "error": repr(exc)},
+                    )
 
     async def _discard(self, group: str, channel: str) -> None:
         try:
             await self.layer.group_discard(group, channel)
         except Exception:
             # Harmless: the layer forgets the member after group_expiry.
-            log.debug("could not leave %s", group, exc_info=True)
+            log.debug("could not leave a group", extra={"group": group}, exc_info=True)
 
     def _forget_channel(self, room_id: int, channel: str) -> None:
         if self._channels.get(room_id) == channel:

@@ -46,4 +46,8 @@ def _checkpoint_forever(database_path: str, every: float) -> None:
             # later round does.
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error:
-            log.warning("WAL checkpoint of %s failed; will retry", database_path, exc_info=True)
+            log.warning(
+                "WAL checkpoint failed; will retry",
+                extra={"database": str(database_path)},
+                exc_info=True,
+            )

@@ -113,7 +113,7 @@ async def readyz(request: HttpRequest) -> HttpResponse:
         try:
             await asyncio.wait_for(check(), HEALTH_TIMEOUT_SECONDS)
         except Exception:
-            log.warning("readiness check %s failed", name, exc_info=True)
+            log.warning("readiness check failed", extra={"check": name}, exc_info=True)
             failing.append(name)
     if failing:
         return HttpResponse(

@@ -198,11 +198,36 @@ CHAT_SOCKET_BACKLOG = env.int("CHAT_SOCKET_BACKLOG", default=1000)
 CHAT_RATE_BURST = env.int("CHAT_RATE_BURST", default=20)
 CHAT_RATE_PER_SECOND = env.float("CHAT_RATE_PER_SECOND", default=5.0)
 
+# One line per event. JSON for log collectors (the default with DEBUG off), key=value for
+# a terminal; every line made while handling a socket carries its connection id (chat/logs.py).
+LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "connection_id": {"()": "chat.logs.ConnectionIdFilter"},
+        "skip_server_connection_lines": {"()": "chat.logs.SkipServerConnectionLines"},
+    },
+    "formatters": {
+        "json": {"()": "chat.logs.JsonLogFormatter"},
+        "text": {
+            "()": "chat.logs.KeyValueFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["connection_id", "skip_server_connection_lines"],
+        }
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {"chat": {"level": env.str("CHAT_LOG_LEVEL", default="INFO")}},
+    "loggers": {
+        "chat": {"level": env.str("CHAT_LOG_LEVEL", default="INFO")},
+        # The server's own lines (start, stop, errors in a connection) in the same format, at
+        # the level its --log-level gave. Its access log stays as its flags left it (the
+        # proxy logs requests; `make serve` turns it off).
+        "uvicorn.error": {"handlers": ["console"], "propagate": False},
+    },
 }

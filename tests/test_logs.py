@@ -1,0 +1,79 @@
+"""Logs: one line per event, tagged with its connection, and no message text at INFO."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+
+import pytest
+from channels.db import database_sync_to_async
+
+from chat.logs import ConnectionIdFilter, JsonLogFormatter, KeyValueFormatter, new_connection_id
+from tests.test_consumer import joined, message_frame, send
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def json_lines():
+    """What the production handler writes for the `chat` logger at INFO, line by line."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonLogFormatter())
+    handler.addFilter(ConnectionIdFilter())
+    handler.setLevel(logging.INFO)
+    logger = logging.getLogger("chat")
+    logger.addHandler(handler)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    logger.removeHandler(handler)
+
+
+async def test_a_socket_logs_its_life_in_one_line_per_event_under_one_connection_id(
+    socket_for, room_factory, user_factory, json_lines
+):
+    room = await database_sync_to_async(room_factory)("General")
+    alice = await database_sync_to_async(user_factory)("Alice")
+    socket = await joined(socket_for, room, alice)
+    await socket.send_json_to(message_frame("a secret plan"))
+    await socket.receive_json_from(timeout=3)
+    await socket.receive_json_from(timeout=3)
+    assert (await send(socket, {"type": "sync", "after_seq": 0}))["type"] == "sync.result"
+    await socket.disconnect()
+
+    lines = json_lines()
+    events = [line["event"] for line in lines]
+    assert events == ["socket opened", "catch-up served", "socket closed"]
+    opened, catch_up, closed = lines
+    assert opened["conn"] and len({line["conn"] for line in lines}) == 1
+    assert opened["room"] == room.pk and opened["user"] == alice.pk
+    assert catch_up["after_seq"] == 0 and catch_up["messages"] == 1
+    assert closed["code"] == 1000 and closed["messages_posted"] == 1
+    assert {"time", "level", "logger", "pid"} <= opened.keys()
+    assert not any("secret" in json.dumps(line) for line in lines)
+
+
+async def test_a_refused_socket_says_why(socket_for, json_lines):
+    socket = await socket_for("/ws/rooms/999999/")
+    await socket.connect()
+    await socket.receive_output(timeout=3)
+    [line] = json_lines()
+    assert line["event"] == "socket refused"
+    assert line["code"] == 4401
+    assert line["conn"]
+
+
+def test_the_terminal_format_shows_each_field_and_keeps_a_traceback_below():
+    formatter = KeyValueFormatter("%(levelname)s %(name)s %(message)s")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord("chat", logging.ERROR, __file__, 1, "frame failed", (), None)
+        record.exc_info = sys.exc_info()
+    record.room = 7
+    new_connection_id()
+    ConnectionIdFilter().filter(record)
+    first, *rest = formatter.format(record).splitlines()
+    assert first == f"ERROR chat frame failed conn={record.conn} room=7"
+    assert rest[0].startswith("Traceback") and rest[-1] == "ValueError: boom"
