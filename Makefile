@@ -36,9 +36,7 @@ run: install
 ## rooms only through Redis); migrate and collectstatic first, as separate steps.
 WORKERS ?= 2
 serve: install
-	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS) \
-		--proxy-headers --lifespan off --ws-per-message-deflate false --loop uvloop --http httptools \
-		--no-access-log
+	PATH=$(CURDIR)/$(BIN):$$PATH bin/serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 ## The whole suite: unit and socket tests on SQLite and on PostgreSQL, two worker
 ## processes over PostgreSQL and Redis, then the browser tests in their own run

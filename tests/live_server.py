@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -85,24 +87,13 @@ class LiveServer:
 
 
 def start_server(env: dict[str, str], log_path: Path, *, ready_path: str = "/readyz") -> LiveServer:
-    """Start uvicorn as `make serve` does (one worker) and wait until it answers."""
+    """Start the production command, `bin/serve`, with one worker; wait until it answers."""
     port = free_port()
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [
-                str(BIN / "uvicorn"),
-                "config.asgi:application",
-                "--host",
-                HOST,
-                "--port",
-                str(port),
-                "--lifespan",
-                "off",
-                "--ws-per-message-deflate",
-                "false",
-            ],
+            [str(ROOT / "bin" / "serve"), "--host", HOST, "--port", str(port), "--workers", "1"],
             cwd=ROOT,
-            env=env,
+            env={**env, "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}"},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -119,3 +110,66 @@ def start_server(env: dict[str, str], log_path: Path, *, ready_path: str = "/rea
             server.stop()
             raise RuntimeError(f"the server did not start:\n{log_path.read_text()}")
         time.sleep(0.1)
+
+
+class FailoverProxy:
+    """A TCP proxy in front of workers, like nginx with backup servers: each new connection
+    goes to the first worker that accepts it, so when one stops, its clients reconnect to the
+    next. It runs its own event loop in a thread, beside whatever loop the test has."""
+
+    def __init__(self, workers: list[LiveServer]) -> None:
+        self.workers = workers
+        self.port = free_port()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def __enter__(self) -> FailoverProxy:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(5)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    async def _listen(self) -> None:
+        self._server = await asyncio.start_server(self._relay, HOST, self.port)
+
+    async def _close(self) -> None:
+        self._server.close()
+        for writer in self._open:
+            writer.close()
+
+    async def _relay(self, client_reader, client_writer) -> None:
+        for worker in self.workers:
+            try:
+                reader, writer = await asyncio.open_connection(HOST, worker.port)
+                break
+            except OSError:
+                continue
+        else:
+            client_writer.close()
+            return
+        self._open |= {client_writer, writer}
+        try:
+            await asyncio.gather(_pipe(client_reader, writer), _pipe(reader, client_writer))
+        finally:
+            self._open -= {client_writer, writer}
+
+
+async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    try:
+        while data := await source.read(65536):
+            sink.write(data)
+            await sink.drain()
+    except ConnectionError:
+        pass
+    finally:
+        sink.close()

@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bench.httpclient import join
-from tests.scaleout.conftest import start_worker
+from tests.deployment import start_worker
 
 pytestmark = pytest.mark.scaleout
 
