@@ -221,7 +221,8 @@ def render(results: dict) -> str:
     parts = [
         f"Benchmark {results['date']}  ({results['command']})",
         f"server on core {results['machine']['server_core']}, load generator on core "
-        f"{results['machine']['loadgen_core']}; product at {results['product_version']}",
+        f"{results['machine']['loadgen_core']}; product at {results['product_version']} "
+        f"on {results.get('product_setup', 'SQLite, in-memory layer, 1 worker')}",
         "",
         format_table(("", "product", "reference", "product/reference"), summary_rows(scenarios)),
     ]

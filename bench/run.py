@@ -56,6 +56,29 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--many-rooms-rates", type=rate_list, help="aggregate, e.g. 1000,2000")
     parser.add_argument("--idle-connections", type=int, help="default 2000")
     parser.add_argument("--history-large", type=int, help="messages in the large room (100000)")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        default="",
+        help="run the product over this PostgreSQL server (a URL without a database name, "
+        "e.g. postgres://postgres@127.0.0.1:5432); it makes and drops its own database",
+    )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        default="",
+        help="run the product over this Redis (e.g. redis://127.0.0.1:6379/13), "
+        "under its own key prefix",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="product worker processes (several need --redis)"
+    )
+    parser.add_argument(
+        "--server-cores",
+        default=servers.SERVER_CORES,
+        help="cores the server processes may use, as taskset -c takes them (default 0; "
+        "the load generator keeps core 1)",
+    )
     parser.add_argument("--no-reference", action="store_true", help="the product only")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
@@ -84,7 +107,7 @@ def build_options(arguments: argparse.Namespace, stamp: str) -> Options:
         options.idle_connections = arguments.idle_connections
     if arguments.history_large:
         options.history_large = arguments.history_large
-    if not arguments.no_profile:
+    if not arguments.no_profile and arguments.workers == 1:
         options.profile_to = arguments.results_dir / stamp
     return options
 
@@ -117,7 +140,7 @@ def machine_description(pinned: bool) -> dict:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "pinned": pinned,
-        "server_core": servers.SERVER_CORE if pinned else "any",
+        "server_core": servers.Server.cores if pinned else "any",
         "loadgen_core": servers.LOADGEN_CORE if pinned else "any",
         "packages": {
             name: metadata.version(name)
@@ -126,8 +149,8 @@ def machine_description(pinned: bool) -> dict:
     }
 
 
-async def run_one(name: str, kind: str, options: Options) -> dict:
-    server = servers.ProductServer() if kind == "product" else servers.ReferenceServer()
+async def run_one(name: str, kind: str, options: Options, product: dict) -> dict:
+    server = servers.ProductServer(**product) if kind == "product" else servers.ReferenceServer()
     print(f"\n== {name}: {kind} ==", flush=True)
     started = time.monotonic()
     try:
@@ -158,12 +181,19 @@ async def main(argv: list[str]) -> int:
     arguments.results_dir.mkdir(parents=True, exist_ok=True)
     options = build_options(arguments, stamp)
     servers.raise_open_files_limit()
+    if arguments.workers > 1 and not arguments.redis:
+        print("several workers share rooms only through Redis: add --redis URL", file=sys.stderr)
+        return 2
+    servers.Server.cores = arguments.server_cores
     pinned = servers.pin_this_process_to_loadgen_core() and servers.can_pin()
+    product = {"postgres": arguments.postgres, "redis": arguments.redis}
+    product["workers"] = arguments.workers
     chosen = arguments.scenario or list(scenarios.SCENARIOS)
     results: dict = {
         "date": datetime.now().isoformat(timespec="seconds"),
         "command": " ".join(["python -m bench.run", *argv]),
         "product_version": product_version(),
+        "product_setup": servers.ProductServer.describe(**product),
         "machine": machine_description(pinned),
         "options": {key: value for key, value in vars(options).items() if key != "profile_to"},
         "scenarios": {},
@@ -174,7 +204,7 @@ async def main(argv: list[str]) -> int:
             kinds.append("reference")
         results["scenarios"][name] = {}
         for kind in kinds:
-            results["scenarios"][name][kind] = await run_one(name, kind, options)
+            results["scenarios"][name][kind] = await run_one(name, kind, options, product)
 
     json_path = arguments.results_dir / f"{stamp}.json"
     chart_path = arguments.results_dir / f"{stamp}-latency.png"

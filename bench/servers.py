@@ -1,8 +1,9 @@
-"""Start the servers under test: the product (uvicorn, as deployed) and the reference.
+"""Start the servers under test: the product (bin/serve, as deployed) and the reference.
 
-Each runs pinned to core 0 (the load generator keeps core 1), with a raised open-files
-limit, logging to a file in its own temporary directory. The product gets a fresh SQLite
-database per start, so every scenario begins from empty rooms.
+Each runs pinned to its cores (core 0 unless told otherwise; the load generator keeps core
+1), with a raised open-files limit, logging to a file in its own temporary directory. The
+product gets a fresh database per start (a SQLite file, or a PostgreSQL database made and
+dropped for it) and, over Redis, its own key prefix, so every scenario begins from empty rooms.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import os
 import re
 import resource
+import secrets
 import shutil
 import socket
 import subprocess
@@ -26,7 +28,7 @@ from bench import httpclient
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
-SERVER_CORE = 0
+SERVER_CORES = "0"
 LOADGEN_CORE = 1
 OPEN_FILES = 65536  # 2,000 idle sockets plus the rest need more than the usual 1,024
 
@@ -64,6 +66,8 @@ class Server:
 
     kind = ""
 
+    cores = SERVER_CORES
+
     def __init__(self) -> None:
         self.port = free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix=f"chat-bench-{self.kind}-"))
@@ -97,7 +101,7 @@ class Server:
         self.prepare()
         command = self.command()
         if can_pin():
-            command = ["taskset", "-c", str(SERVER_CORE), *command]
+            command = ["taskset", "-c", self.cores, *command]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 command,
@@ -145,14 +149,16 @@ class Server:
         markers = ("Traceback", "ERROR", "WARNING", "Exception")
         return [line for line in lines if any(marker in line for marker in markers)][:limit]
 
-    def rss_bytes(self) -> int:
+    def _processes(self) -> list[psutil.Process]:
+        """The server and its worker processes, if it forked any."""
         assert self._ps is not None
-        return self._ps.memory_info().rss
+        return [self._ps, *self._ps.children(recursive=True)]
+
+    def rss_bytes(self) -> int:
+        return sum(process.memory_info().rss for process in self._processes())
 
     def cpu_seconds(self) -> float:
-        assert self._ps is not None
-        times = self._ps.cpu_times()
-        return times.user + times.system
+        return sum(sum(process.cpu_times()[:2]) for process in self._processes())
 
     async def join(self, *, name: str, room: str) -> tuple[str | None, int]:
         """A logged-in person in `room`: (session cookie or None, room id)."""
@@ -176,20 +182,58 @@ class Server:
 
 
 class ProductServer(Server):
+    """The product as `make serve` runs it. By default on its embedded parts (SQLite, the
+    in-memory layer, one process); given `postgres` (a server URL without a database name)
+    and `redis` URLs, on those, with `workers` processes."""
+
     kind = "product"
 
+    def __init__(self, *, postgres: str = "", redis: str = "", workers: int = 1) -> None:
+        super().__init__()
+        self.postgres = postgres
+        self.redis = redis
+        self.workers = workers
+        self.database = f"chat_bench_{secrets.token_hex(4)}" if postgres else ""
+        self.redis_prefix = f"chat-bench-{secrets.token_hex(4)}"
+
+    @staticmethod
+    def describe(*, postgres: str = "", redis: str = "", workers: int = 1) -> str:
+        return ", ".join(
+            [
+                "PostgreSQL" if postgres else "SQLite",
+                "Redis" if redis else "in-memory layer",
+                f"{workers} worker{'s' if workers > 1 else ''}",
+            ]
+        )
+
     def environment(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DJANGO_DEBUG": "0",
-            "DJANGO_VAR_DIR": str(self.workdir),
-            "DJANGO_STATIC_ROOT": str(self.workdir / "static"),
-            # A benchmark client sends far faster than a person may; lift the limit.
-            "CHAT_RATE_BURST": "1000000",
-            "CHAT_RATE_PER_SECOND": "1000000",
-            "CHAT_LOG_LEVEL": "WARNING",
+        environment = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL"))
         }
+        environment.update(
+            {
+                "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+                "DJANGO_SETTINGS_MODULE": "config.settings",
+                "DJANGO_DEBUG": "0",
+                "DJANGO_VAR_DIR": str(self.workdir),
+                "DJANGO_STATIC_ROOT": str(self.workdir / "static"),
+                # A benchmark client sends far faster than a person may; lift the limit.
+                "CHAT_RATE_BURST": "1000000",
+                "CHAT_RATE_PER_SECOND": "1000000",
+                "CHAT_LOG_LEVEL": "WARNING",
+            }
+        )
+        if self.postgres:
+            environment["DATABASE_URL"] = f"{self.postgres}/{self.database}"
+        if self.redis:
+            environment["REDIS_URL"] = self.redis
+            environment["CHANNELS_REDIS_PREFIX"] = self.redis_prefix
+        if self.workers > 1:
+            environment["PROMETHEUS_MULTIPROC_DIR"] = str(self.workdir / "prometheus")
+            (self.workdir / "prometheus").mkdir(exist_ok=True)
+        return environment
 
     def manage(self, *arguments: str) -> str:
         done = subprocess.run(
@@ -204,31 +248,41 @@ class ProductServer(Server):
         return done.stdout
 
     def prepare(self) -> None:
+        if self.postgres:
+            self._postgres_admin(f'CREATE DATABASE "{self.database}"')
         self.manage("migrate", "--no-input")
         self.manage("collectstatic", "--no-input")
 
     def command(self) -> list[str]:
         return [
-            str(VENV_BIN / "uvicorn"),
-            "config.asgi:application",
+            str(PROJECT_DIR / "bin" / "serve"),
             "--host",
             HOST,
             "--port",
             str(self.port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--lifespan",
-            "off",
-            "--no-access-log",
+            "--workers",
+            str(self.workers),
             "--log-level",
             "warning",
-            "--ws-max-size",
-            "1048576",
-            "--ws-per-message-deflate",
-            "false",
         ]
+
+    def stop(self) -> None:
+        super().stop()
+        if self.postgres:
+            self._postgres_admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        if self.redis:
+            import redis
+
+            client = redis.Redis.from_url(self.redis)
+            for key in client.scan_iter(f"{self.redis_prefix}*"):
+                client.delete(key)
+            client.close()
+
+    def _postgres_admin(self, statement: str) -> None:
+        import psycopg
+
+        with psycopg.connect(f"{self.postgres}/postgres", autocommit=True) as connection:
+            connection.execute(statement)
 
     def seed_room(self, room: str, count: int) -> int:
         """Fill `room` with `count` messages through `manage.py seed_room`; its id."""
