@@ -210,7 +210,7 @@ class ProductServer(Server):
         environment = {
             key: value
             for key, value in os.environ.items()
-            if not key.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL"))
+            if not key.startswith(("DJANGO_", "DATABASE_URL", "REDIS_"))
         }
         environment.update(
             {

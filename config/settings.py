@@ -107,39 +107,64 @@ AUTH_USER_MODEL = "chat.User"
 LOGIN_URL = "chat:index"
 
 
-def redis_channel_layer(url: str, prefix: str = "chat") -> dict:
+def redis_channel_layer(
+    url: str = "",
+    prefix: str = "chat",
+    *,
+    sentinels: list[str] | None = None,
+    master_name: str = "mymaster",
+    password: str | None = None,
+) -> dict:
     """The channel layer that lets several worker processes, on any number of machines,
-    share rooms through the Redis at `url`."""
+    share rooms through Redis: the one at `url`, or whichever one the Redis Sentinels at
+    `sentinels` ("host:port" each) name as the master of `master_name`."""
+    # redis-py's default 5 s socket timeout equals the layer's 5 s blocking read, so every
+    # room subscription idle for 5 s would die with a TimeoutError; wait well past the read.
+    connection = {"socket_timeout": 30, "socket_connect_timeout": 5}
+    if sentinels:
+        host = {
+            "sentinels": [_host_and_port(sentinel) for sentinel in sentinels],
+            "master_name": master_name,
+            # A Sentinel answers at once or is down: ask the next one soon.
+            "sentinel_kwargs": {"socket_timeout": 2, "socket_connect_timeout": 2},
+            "password": password,
+            **connection,
+        }
+    else:
+        host = {"address": url, **connection}
     return {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [
-                {
-                    "address": url,
-                    # redis-py's default 5 s socket timeout equals the layer's 5 s blocking
-                    # read, so every room subscription idle for 5 s would die with a
-                    # TimeoutError; wait well past the read instead.
-                    "socket_timeout": 30,
-                    "socket_connect_timeout": 5,
-                }
-            ],
+            "hosts": [host],
             "prefix": prefix,
             # Each process has one channel per room, and an event carries every frame one
             # commit produced: a reader 1,000 events behind has long been replaced.
             "capacity": 1000,
             # Events are hints: one older than 30 s is better fetched from the database.
             "expiry": 30,
-            # The hub re-joins its room groups every 15 minutes (realtime.py), so an hour
-            # keeps live subscriptions and soon forgets a crashed process's.
+            # The hub re-joins its room groups every minute (realtime.py), so an hour keeps
+            # live subscriptions and soon forgets a crashed process's.
             "group_expiry": 3600,
         },
     }
 
 
+def _host_and_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
+REDIS_SENTINELS = env.list("REDIS_SENTINELS", default=[])
+if REDIS_URL or REDIS_SENTINELS:
     CHANNEL_LAYERS = {
-        "default": redis_channel_layer(REDIS_URL, env.str("CHANNELS_REDIS_PREFIX", default="chat"))
+        "default": redis_channel_layer(
+            REDIS_URL,
+            env.str("CHANNELS_REDIS_PREFIX", default="chat"),
+            sentinels=REDIS_SENTINELS,
+            master_name=env.str("REDIS_SENTINEL_MASTER", default="mymaster"),
+            password=env.str("REDIS_PASSWORD", default="") or None,
+        )
     }
 else:
     CHANNEL_LAYERS = {

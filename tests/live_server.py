@@ -31,7 +31,7 @@ def server_env(var_dir: Path, **overrides: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL"))
+        if not key.startswith(("DJANGO_", "DATABASE_URL", "REDIS_"))
     }
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings",

@@ -2,6 +2,7 @@
 deployment checks."""
 
 import asyncio
+import json
 from unittest import mock
 
 import pytest
@@ -54,3 +55,26 @@ def test_the_metrics_page_serves_the_chat_figures_in_prometheus_format(client):
     body = response.content.decode()
     for name in ("chat_connections_open", "chat_messages_stored_total", "chat_fanout_seconds"):
         assert name in body
+
+
+def test_redis_sentinels_in_the_environment_make_the_layer_find_its_master_through_them(
+    tmp_path,
+):
+    env = server_env(
+        tmp_path,
+        REDIS_SENTINELS="10.0.0.1:26379,[fd00::2]:26380",
+        REDIS_SENTINEL_MASTER="chat-redis",
+        REDIS_PASSWORD="s3cret",
+    )
+    printed = manage(
+        env,
+        "shell",
+        "-c",
+        "import json; from django.conf import settings; "
+        "print(json.dumps(settings.CHANNEL_LAYERS['default']['CONFIG']['hosts']))",
+    )
+    [host] = json.loads(printed.splitlines()[-1])  # after the shell's own greeting
+    assert host["sentinels"] == [["10.0.0.1", 26379], ["fd00::2", 26380]]
+    assert host["master_name"] == "chat-redis"
+    assert host["password"] == "s3cret"
+    assert host["socket_timeout"] > 5  # past the layer's blocking read, as with REDIS_URL

@@ -32,6 +32,11 @@ def redis_layer_config(prefix: str) -> dict:
     return redis_channel_layer(REDIS_TEST_URL, prefix)["CONFIG"]
 
 
+async def position_unknown(room_id: int) -> None:
+    """No database in these tests: a room's position is learned from its first event."""
+    return None
+
+
 @pytest.fixture
 async def redis_layer(monkeypatch):
     import redis.asyncio as redis
@@ -45,9 +50,6 @@ async def redis_layer(monkeypatch):
     layer = RedisChannelLayer(**redis_layer_config(prefix))
     monkeypatch.setattr(realtime, "get_channel_layer", lambda: layer)
     monkeypatch.setattr(realtime, "_hub", None)
-
-    async def position_unknown(room_id):  # no database here: learned from the first event
-        return None
 
     monkeypatch.setattr(realtime, "_room_last_seq", position_unknown)
     yield layer
@@ -95,19 +97,32 @@ def test_the_redis_layer_waits_on_its_socket_longer_than_its_blocking_read():
 
 
 class PrivateRedis:
-    """A Redis server of this test's own, so it can be stopped and started again."""
+    """A Redis server of this test's own, so it can be stopped and started again.
+    `leading` arguments come first (a config file), `options` after the port."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, *options: str, leading: tuple[str, ...] = ()) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.binary = binary
+        self.leading = leading
+        self.options = options
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""],
+            [
+                self.binary,
+                *self.leading,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                *self.options,
+            ],
             stdout=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 5
@@ -124,12 +139,16 @@ class PrivateRedis:
         self.process.wait(timeout=5)
 
 
-@pytest.fixture
-async def restartable_redis_layer(monkeypatch):
+def redis_server_binary() -> str:
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.skip("redis-server is not installed, so Redis cannot be restarted here")
-    redis_server = PrivateRedis(binary)
+        pytest.skip("redis-server is not installed, so this test cannot run Redis of its own")
+    return binary
+
+
+@pytest.fixture
+async def restartable_redis_layer(monkeypatch):
+    redis_server = PrivateRedis(redis_server_binary())
     redis_server.start()
     layer = RedisChannelLayer(**redis_channel_layer(redis_server.url)["CONFIG"])
     monkeypatch.setattr(realtime, "get_channel_layer", lambda: layer)
@@ -193,3 +212,88 @@ async def test_a_room_outlives_a_redis_restart_and_gets_what_other_processes_sto
         "theirs 2",
         "theirs 3, live",
     ]
+
+
+@pytest.fixture
+async def redis_behind_sentinel(monkeypatch, tmp_path):
+    """A master, its replica and one Sentinel watching them (quorum 1, down after 1 s);
+    the hub's layer finds the master through the Sentinel, as REDIS_SENTINELS configures."""
+    binary = redis_server_binary()
+    master = PrivateRedis(binary)
+    master.start()
+    replica = PrivateRedis(binary, "--replicaof", "127.0.0.1", str(master.port))
+    replica.start()
+    config = tmp_path / "sentinel.conf"  # a Sentinel rewrites its file: it must be its own
+    sentinel = PrivateRedis(binary, "--sentinel", leading=(str(config),))
+    config.write_text(
+        f"sentinel monitor chat 127.0.0.1 {master.port} 1\n"
+        "sentinel down-after-milliseconds chat 1000\n"
+        "sentinel failover-timeout chat 10000\n"
+    )
+    sentinel.start()
+    servers = (sentinel, replica, master)
+
+    def layer() -> RedisChannelLayer:
+        settings = redis_channel_layer(sentinels=[f"127.0.0.1:{sentinel.port}"], master_name="chat")
+        return RedisChannelLayer(**settings["CONFIG"])
+
+    this_process = layer()
+    monkeypatch.setattr(realtime, "get_channel_layer", lambda: this_process)
+    monkeypatch.setattr(realtime, "_hub", None)
+    monkeypatch.setattr(realtime, "_room_last_seq", position_unknown)
+    try:
+        yield master, replica, layer
+    finally:
+        await realtime.hub().close()
+        for server in servers:
+            if server.process.poll() is None:
+                server.stop()
+
+
+def room_event(first_seq: int, *texts: str) -> dict:
+    frames = [
+        json.dumps({"type": "message", "message": {"seq": seq, "text": text}})
+        for seq, text in enumerate(texts, start=first_seq)
+    ]
+    return {"type": realtime.ROOM_EVENT, "first_seq": first_seq, "frames": frames}
+
+
+async def test_behind_sentinel_rooms_keep_working_when_the_master_fails_over(
+    redis_behind_sentinel,
+):
+    import redis.asyncio as redis
+
+    master, replica, layer = redis_behind_sentinel
+    other_process = layer()
+    client = FakeClient()
+    await realtime.hub().join(7, LocalSocket(client.send, max_backlog=100))
+    await other_process.group_send(realtime.room_group(7), room_event(1, "before"))
+    await wait_for(lambda: len(client.texts) == 1)
+
+    master.stop()  # the Sentinel promotes the replica once the master has been down 1 s
+    promoted = redis.Redis.from_url(replica.url)
+
+    async def replica_is_master() -> bool:
+        return (await promoted.info("replication"))["role"] == "master"
+
+    deadline = time.monotonic() + 20
+    while not await replica_is_master():
+        assert time.monotonic() < deadline, "the Sentinel did not fail over"
+        await asyncio.sleep(0.2)
+    await promoted.aclose()
+
+    # Both processes find the new master through the Sentinel; the room is live again.
+    async def delivered_after_failover() -> bool:
+        await other_process.group_send(realtime.room_group(7), room_event(2, "after"))
+        await asyncio.sleep(0.3)
+        return len(client.texts) == 2
+
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if await delivered_after_failover():
+                break
+        except (ConnectionError, OSError, redis.RedisError):
+            pass  # the other process's own pool is still finding the new master
+        assert time.monotonic() < deadline, "the room did not come back after the failover"
+    assert [text_of(frame) for frame in client.texts] == ["before", "after"]
