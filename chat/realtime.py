@@ -19,6 +19,7 @@ read from the database when it is back; this process's own sockets never stop.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 import uuid
@@ -69,6 +70,13 @@ class _RoomOrder:
         self.next_seq: int | None = None if last_seq is None else last_seq + 1
         self.ahead: dict[int, list[str]] = {}
         self.timer: asyncio.TimerHandle | None = None
+
+
+def fresh_context() -> contextvars.Context:
+    """An empty context for the hub's own tasks and callbacks. Inheriting the caller's would
+    carry a database thread's marks (asgiref then refuses the hub's own database reads as
+    "would deadlock") or one connection's id into every later log line."""
+    return contextvars.Context()
 
 
 def room_group(room_id: int) -> str:
@@ -223,7 +231,7 @@ class RoomHub:
             return
         if room_id not in self._subscriptions:
             ready = self.loop.create_future()
-            task = self.loop.create_task(self._subscribe(room_id, ready))
+            task = self.loop.create_task(self._subscribe(room_id, ready), context=fresh_context())
             self._subscriptions[room_id] = (ready, task)
         await asyncio.shield(self._subscriptions[room_id][0])
 
@@ -265,7 +273,9 @@ class RoomHub:
         else:
             chunks.append((first_seq, list(frames), committed_at))
         if self._publisher is None:
-            self._publisher = self.loop.create_task(self._publish_pending())
+            self._publisher = self.loop.create_task(
+                self._publish_pending(), context=fresh_context()
+            )
 
     async def _publish_pending(self) -> None:
         # One task sends everything, so a room's events leave this process in the order
@@ -326,7 +336,9 @@ class RoomHub:
                     break
                 self._deliver_from(room_id, order, start, order.ahead.pop(start))
         if order.ahead and order.timer is None:
-            order.timer = self.loop.call_later(GAP_WAIT_SECONDS, self._fill_gap, room_id)
+            order.timer = self.loop.call_later(
+                GAP_WAIT_SECONDS, self._fill_gap, room_id, context=fresh_context()
+            )
         elif not order.ahead and order.timer is not None:
             order.timer.cancel()
             order.timer = None
@@ -343,7 +355,9 @@ class RoomHub:
             return
         order.timer = None
         if order.ahead:
-            filler = self.loop.create_task(self._fetch_missing(room_id, order))
+            filler = self.loop.create_task(
+                self._fetch_missing(room_id, order), context=fresh_context()
+            )
             self._gap_fillers.add(filler)
             filler.add_done_callback(self._gap_fillers.discard)
 
@@ -462,7 +476,7 @@ class RoomHub:
 
     def _start_refresher(self) -> None:
         if self._refresher is None:
-            self._refresher = self.loop.create_task(self._refresh_groups())
+            self._refresher = self.loop.create_task(self._refresh_groups(), context=fresh_context())
 
     async def _refresh_groups(self) -> None:
         while True:
@@ -507,7 +521,7 @@ def announce_messages(room_id: int, messages: list[protocol.WireMessage]) -> Non
     current = _hub
     if current is not None and current.loop.is_running() and not current.loop.is_closed():
         current.loop.call_soon_threadsafe(
-            current.publish, room_id, messages[0].seq, frames, time.time()
+            current.publish, room_id, messages[0].seq, frames, time.time(), context=fresh_context()
         )
     else:
         # No sockets served by this process (a management command, say): publish directly

@@ -13,6 +13,7 @@ from channels.db import database_sync_to_async
 from django.db import connection
 
 from chat import services
+from chat.realtime import fresh_context
 from chat.sqlite import start_checkpointer
 
 MAX_BATCH = 200
@@ -34,7 +35,7 @@ class BatchWriter:
         done = self.loop.create_future()
         self._waiting.append((post, done))
         if self._task is None:
-            self._task = self.loop.create_task(self._write_waiting())
+            self._task = self.loop.create_task(self._write_waiting(), context=fresh_context())
         return done
 
     async def _write_waiting(self) -> None:

@@ -215,3 +215,32 @@ async def test_a_gap_too_long_to_fill_is_left_to_the_clients_and_delivery_moves_
     hub().publish(1, 2 + realtime.GAP_FILL_MAX + 1, ["much later"])  # e.g. after an import
     await asyncio.sleep(realtime.GAP_WAIT_SECONDS + 0.2)
     assert client.texts == ["m1", "much later"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_gap_revealed_by_this_processs_own_commit_is_read_from_the_database(
+    room_factory, user_factory
+):
+    """The commit announces from the database thread; the gap it reveals is filled on the
+    event loop all the same (the announcement must not carry that thread's context)."""
+    from channels.db import database_sync_to_async
+
+    from chat import services
+
+    hub = realtime.hub
+    hub().local_only = False  # as with Redis: other processes write to the room too
+
+    room = await database_sync_to_async(room_factory)()
+    author = await database_sync_to_async(user_factory)("Ana")
+    client = FakeClient()
+    await hub().join(room.pk, LocalSocket(client.send, max_backlog=100))
+    # Another process's message, whose event never came: an import announces nothing.
+    await database_sync_to_async(services.messages_import)(
+        room_id=room.pk, sender=author, texts=["theirs"]
+    )
+    await database_sync_to_async(services.message_post)(
+        room_id=room.pk, sender=author, text="mine", client_id="c1"
+    )
+    await asyncio.sleep(2 * realtime.GAP_WAIT_SECONDS + 1)
+
+    assert [json.loads(text)["message"]["text"] for text in client.texts] == ["theirs", "mine"]
