@@ -4,6 +4,7 @@ from urllib.parse import urlencode
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.contrib.auth import login
 from django.db import connection
@@ -130,6 +131,12 @@ def _database_answers() -> None:
 
 async def _channel_layer_answers() -> None:
     layer = get_channel_layer()
+    if isinstance(layer, RedisChannelLayer):
+        # A ping, not a message: channels_redis serves one receive per process at a time,
+        # the hub's room subscriptions already hold it, and a probe waiting its turn
+        # would time out (and, cancelled, could leave a subscription unable to stop).
+        await layer.connection(0).ping()
+        return
     channel = await layer.new_channel("health.")
     await layer.send(channel, {"type": "health.ping"})
     await layer.receive(channel)
