@@ -129,28 +129,35 @@ def _store_posts(posts: list[Post]) -> list[PostResult | RoomNotFound]:
     for post in new_posts.values():
         by_room.setdefault(post.room_id, []).append(post)
 
+    # Everything but the numbers is made before taking them: from the UPDATE on, the rooms'
+    # rows stay locked until commit, and other workers posting to these rooms wait.
     now = timezone.now()
-    last_seqs = _take_numbers(
-        {room_id: len(room_posts) for room_id, room_posts in by_room.items()}, now
-    )
-    created: list[Message] = []
-    for room_id, room_posts in by_room.items():
-        if room_id not in last_seqs:
-            for post in room_posts:
-                results[post.key] = RoomNotFound(room_id)
-            continue
-        first_seq = last_seqs[room_id] - len(room_posts) + 1
-        created.extend(
+    unnumbered = {
+        room_id: [
             Message(
                 room_id=room_id,
-                seq=first_seq + offset,
                 sender=post.sender,
                 text=post.text,
                 client_id=post.client_id,
                 created_at=now,
             )
-            for offset, post in enumerate(room_posts)
-        )
+            for post in room_posts
+        ]
+        for room_id, room_posts in by_room.items()
+    }
+    last_seqs = _take_numbers(
+        {room_id: len(room_posts) for room_id, room_posts in by_room.items()}, now
+    )
+    created: list[Message] = []
+    for room_id, messages in unnumbered.items():
+        if room_id not in last_seqs:
+            for post in by_room[room_id]:
+                results[post.key] = RoomNotFound(room_id)
+            continue
+        first_seq = last_seqs[room_id] - len(messages) + 1
+        for offset, message in enumerate(messages):
+            message.seq = first_seq + offset
+        created.extend(messages)
     Message.objects.bulk_create(created)
 
     announcements: dict[int, list[protocol.WireMessage]] = {}
