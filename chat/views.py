@@ -100,7 +100,7 @@ def room_messages(request: HttpRequest, room_id: int) -> HttpResponse:
 HEALTH_TIMEOUT_SECONDS = 2.0
 
 
-def healthz(request: HttpRequest) -> HttpResponse:
+async def healthz(request: HttpRequest) -> HttpResponse:
     """The process answers: for a liveness probe."""
     return HttpResponse("ok\n", content_type="text/plain")
 

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "chat.middleware.health_probes",  # first: probes skip host checks and HTTPS redirects
     "django.middleware.security.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -125,8 +126,9 @@ def redis_channel_layer(
         host = {
             "sentinels": [_host_and_port(sentinel) for sentinel in sentinels],
             "master_name": master_name,
-            # A Sentinel answers at once or is down: ask the next one soon.
-            "sentinel_kwargs": {"socket_timeout": 2, "socket_connect_timeout": 2},
+            # A Sentinel answers at once or is down, and they are asked one after another:
+            # move on to the next well within /readyz's 2 s.
+            "sentinel_kwargs": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
             "password": password,
             **connection,
         }
@@ -149,8 +151,12 @@ def redis_channel_layer(
     }
 
 
-def _host_and_port(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
+def _host_and_port(address: str, default_port: int = 26379) -> tuple[str, int]:
+    """("10.0.0.1", 26379) from "10.0.0.1:26379", "10.0.0.1" or "[fd00::2]:26380"."""
+    address = address.strip()
+    host, separator, port = address.rpartition(":")
+    if not separator or host.endswith(":") or (address.startswith("[") and "]" in port):
+        return address.strip("[]"), default_port
     return host.strip("[]"), int(port)
 
 

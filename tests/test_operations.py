@@ -24,6 +24,19 @@ async def test_readyz_is_ready_when_the_database_and_channel_layer_answer(async_
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_probes_answer_by_address_behind_https_settings(async_client, settings):
+    """A container's own health check asks 127.0.0.1 over plain HTTP; with production
+    settings that host is not allowed and plain HTTP is redirected, but not for probes."""
+    settings.ALLOWED_HOSTS = ["chat.example.org"]
+    settings.SECURE_SSL_REDIRECT = True
+    for path, body in (("/healthz", b"ok\n"), ("/readyz", b"ready\n")):
+        response = await async_client.get(path, headers={"host": "127.0.0.1:8000"})
+        assert (response.status_code, response.content) == (200, body)
+    page = await async_client.get("/", headers={"host": "127.0.0.1:8000"})
+    assert page.status_code == 400  # everything else still checks the host
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_readyz_names_the_part_that_does_not_answer(async_client):
     async def hanging():
         await asyncio.sleep(60)
@@ -62,7 +75,7 @@ def test_redis_sentinels_in_the_environment_make_the_layer_find_its_master_throu
 ):
     env = server_env(
         tmp_path,
-        REDIS_SENTINELS="10.0.0.1:26379,[fd00::2]:26380",
+        REDIS_SENTINELS="10.0.0.1:26379, [fd00::2]:26380,sentinel-3",
         REDIS_SENTINEL_MASTER="chat-redis",
         REDIS_PASSWORD="s3cret",
     )
@@ -74,7 +87,7 @@ def test_redis_sentinels_in_the_environment_make_the_layer_find_its_master_throu
         "print(json.dumps(settings.CHANNEL_LAYERS['default']['CONFIG']['hosts']))",
     )
     [host] = json.loads(printed.splitlines()[-1])  # after the shell's own greeting
-    assert host["sentinels"] == [["10.0.0.1", 26379], ["fd00::2", 26380]]
+    assert host["sentinels"] == [["10.0.0.1", 26379], ["fd00::2", 26380], ["sentinel-3", 26379]]
     assert host["master_name"] == "chat-redis"
     assert host["password"] == "s3cret"
     assert host["socket_timeout"] > 5  # past the layer's blocking read, as with REDIS_URL
