@@ -14,6 +14,7 @@ import re
 import resource
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -110,6 +111,7 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 preexec_fn=raise_open_files_limit,
+                start_new_session=True,  # its own process group: stop() reaches every worker
             )
         self._ps = psutil.Process(self.process.pid)
         await self._wait_until_listening()
@@ -172,11 +174,11 @@ class Server:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+            os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         shutil.rmtree(self.workdir, ignore_errors=True)
 

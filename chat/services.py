@@ -129,8 +129,8 @@ def _store_posts(posts: list[Post]) -> list[PostResult | RoomNotFound]:
     for post in new_posts.values():
         by_room.setdefault(post.room_id, []).append(post)
 
-    # Everything but the numbers is made before taking them: from the UPDATE on, the rooms'
-    # rows stay locked until commit, and other workers posting to these rooms wait.
+    # Everything but the numbers is made before taking them: from the UPDATE to the commit
+    # the rooms' rows stay locked, and other workers posting to these rooms wait.
     now = timezone.now()
     unnumbered = {
         room_id: [

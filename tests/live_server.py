@@ -123,7 +123,6 @@ class FailoverProxy:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
-        self._open: set[asyncio.StreamWriter] = set()
 
     @property
     def url(self) -> str:
@@ -138,14 +137,18 @@ class FailoverProxy:
         asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        self._loop.close()
 
     async def _listen(self) -> None:
         self._server = await asyncio.start_server(self._relay, HOST, self.port)
 
     async def _close(self) -> None:
         self._server.close()
-        for writer in self._open:
-            writer.close()
+        relays = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in relays:
+            task.cancel()
+        await asyncio.gather(*relays, return_exceptions=True)
+        await self._server.wait_closed()
 
     async def _relay(self, client_reader, client_writer) -> None:
         for worker in self.workers:
@@ -157,11 +160,18 @@ class FailoverProxy:
         else:
             client_writer.close()
             return
-        self._open |= {client_writer, writer}
+        # Either side closing ends both, as a proxy does for a WebSocket.
+        pipes = [
+            asyncio.ensure_future(_pipe(client_reader, writer)),
+            asyncio.ensure_future(_pipe(reader, client_writer)),
+        ]
         try:
-            await asyncio.gather(_pipe(client_reader, writer), _pipe(reader, client_writer))
+            await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            self._open -= {client_writer, writer}
+            for pipe in pipes:
+                pipe.cancel()
+            for stream in (writer, client_writer):
+                stream.close()
 
 
 async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
@@ -169,7 +179,5 @@ async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> Non
         while data := await source.read(65536):
             sink.write(data)
             await sink.drain()
-    except ConnectionError:
-        pass
-    finally:
-        sink.close()
+    except OSError:
+        pass  # a side went away: the relay closes both

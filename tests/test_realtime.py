@@ -223,12 +223,21 @@ async def test_a_gap_revealed_by_this_processs_own_commit_is_read_from_the_datab
 ):
     """The commit announces from the database thread; the gap it reveals is filled on the
     event loop all the same (the announcement must not carry that thread's context)."""
+    from asgiref.sync import SyncToAsync
     from channels.db import database_sync_to_async
 
     from chat import services
 
     hub = realtime.hub
     hub().local_only = False  # as with Redis: other processes write to the room too
+    publish = hub().publish
+    marks_seen_by_publish = []
+
+    def recording_publish(*args):
+        marks_seen_by_publish.append(SyncToAsync.deadlock_context.get(False))
+        publish(*args)
+
+    hub().publish = recording_publish
 
     room = await database_sync_to_async(room_factory)()
     author = await database_sync_to_async(user_factory)("Ana")
@@ -244,3 +253,4 @@ async def test_a_gap_revealed_by_this_processs_own_commit_is_read_from_the_datab
     await asyncio.sleep(2 * realtime.GAP_WAIT_SECONDS + 1)
 
     assert [json.loads(text)["message"]["text"] for text in client.texts] == ["theirs", "mine"]
+    assert marks_seen_by_publish == [False]  # the database thread's context stayed there
