@@ -1,8 +1,9 @@
 """The room socket's authentication (`scope["user"]` from the Django session cookie), and
-the health probes' short way through the HTTP middleware."""
+the short way through the HTTP middleware for probes and metrics."""
 
 from importlib import import_module
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib import auth
@@ -45,22 +46,28 @@ def _user_for_session(session_key: str):
     return auth.get_user(request)
 
 
-def health_probes(get_response):
-    """Answers /healthz and /readyz ahead of every other middleware. Probes come from inside
-    (a container's own check, a load balancer by address), not through the public host
-    name, so they must not meet the allowed-hosts check (400) or the HTTPS redirect (301)."""
+def internal_endpoints(get_response):
+    """Answers /healthz, /readyz and /metrics ahead of every other middleware. Probes and
+    the metrics scraper come from inside (a container's own check, a load balancer or
+    Prometheus by address), not through the public host name, so they must not meet the
+    allowed-hosts check (400) or the HTTPS redirect (301). Keep them from the public at the
+    proxy (deploy/nginx.conf)."""
     from chat import views
 
-    probes = {"/healthz": views.healthz, "/readyz": views.readyz}
+    endpoints = {
+        "/healthz": views.healthz,
+        "/readyz": views.readyz,
+        "/metrics": sync_to_async(views.metrics_page),
+    }
 
     async def middleware(request: HttpRequest):
-        probe = probes.get(request.path_info)
-        if probe is not None:
-            return await probe(request)
+        endpoint = endpoints.get(request.path_info)
+        if endpoint is not None:
+            return await endpoint(request)
         return await get_response(request)
 
     return middleware
 
 
-health_probes.sync_capable = False
-health_probes.async_capable = True
+internal_endpoints.sync_capable = False
+internal_endpoints.async_capable = True

@@ -44,7 +44,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "chat.middleware.health_probes",  # first: probes skip host checks and HTTPS redirects
+    "chat.middleware.internal_endpoints",  # first: probes and metrics skip host checks
     "django.middleware.security.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -24,15 +24,17 @@ async def test_readyz_is_ready_when_the_database_and_channel_layer_answer(async_
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_probes_answer_by_address_behind_https_settings(async_client, settings):
-    """A container's own health check asks 127.0.0.1 over plain HTTP; with production
-    settings that host is not allowed and plain HTTP is redirected, but not for probes."""
+async def test_probes_and_metrics_answer_by_address_behind_https_settings(async_client, settings):
+    """A container's own health check, or Prometheus, asks 10.0.0.5 over plain HTTP; with
+    production settings that host is not allowed and plain HTTP is redirected, but not for
+    these."""
     settings.ALLOWED_HOSTS = ["chat.example.org"]
     settings.SECURE_SSL_REDIRECT = True
-    for path, body in (("/healthz", b"ok\n"), ("/readyz", b"ready\n")):
-        response = await async_client.get(path, headers={"host": "127.0.0.1:8000"})
-        assert (response.status_code, response.content) == (200, body)
-    page = await async_client.get("/", headers={"host": "127.0.0.1:8000"})
+    for path, start in (("/healthz", b"ok\n"), ("/readyz", b"ready\n"), ("/metrics", b"# HELP")):
+        response = await async_client.get(path, headers={"host": "10.0.0.5:8000"})
+        assert response.status_code == 200
+        assert response.content.startswith(start)
+    page = await async_client.get("/", headers={"host": "10.0.0.5:8000"})
     assert page.status_code == 400  # everything else still checks the host
 
 
