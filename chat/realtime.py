@@ -30,6 +30,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels_redis.core import RedisChannelLayer
 
 from chat import metrics, protocol, selectors
 
@@ -512,6 +513,20 @@ def hub() -> RoomHub:
     if _hub is None or _hub.loop is not loop:
         _hub = RoomHub(loop)
     return _hub
+
+
+async def layer_answers() -> None:
+    """Returns once the channel layer answers (for /readyz); the caller sets the timeout."""
+    layer = get_channel_layer()
+    if isinstance(layer, RedisChannelLayer):
+        # A ping, not a message: channels_redis serves one receive per process at a time,
+        # the hub's room subscriptions already hold it, and a probe waiting its turn
+        # would time out (and, cancelled, could leave a subscription unable to stop).
+        await layer.connection(0).ping()
+        return
+    channel = await layer.new_channel("health.")
+    await layer.send(channel, {"type": "health.ping"})
+    await layer.receive(channel)
 
 
 def announce_messages(room_id: int, messages: list[protocol.WireMessage]) -> None:

@@ -3,8 +3,6 @@ import logging
 from urllib.parse import urlencode
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
-from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.contrib.auth import login
 from django.db import connection
@@ -13,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from chat import metrics, protocol, selectors, services
+from chat import metrics, protocol, realtime, selectors, services
 from chat.forms import JoinForm
 from chat.models import Room
 
@@ -108,7 +106,7 @@ async def healthz(request: HttpRequest) -> HttpResponse:
 async def readyz(request: HttpRequest) -> HttpResponse:
     """The database and the channel layer answer within a short timeout: for a readiness
     probe or a load balancer. 503 with the failing part named otherwise."""
-    checks = {"database": _database_answers, "channel_layer": _channel_layer_answers}
+    checks = {"database": _database_answers, "channel_layer": realtime.layer_answers}
     failing = []
     for name, check in checks.items():
         try:
@@ -127,19 +125,6 @@ async def readyz(request: HttpRequest) -> HttpResponse:
 def _database_answers() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
-
-
-async def _channel_layer_answers() -> None:
-    layer = get_channel_layer()
-    if isinstance(layer, RedisChannelLayer):
-        # A ping, not a message: channels_redis serves one receive per process at a time,
-        # the hub's room subscriptions already hold it, and a probe waiting its turn
-        # would time out (and, cancelled, could leave a subscription unable to stop).
-        await layer.connection(0).ping()
-        return
-    channel = await layer.new_channel("health.")
-    await layer.send(channel, {"type": "health.ping"})
-    await layer.receive(channel)
 
 
 def metrics_page(request: HttpRequest) -> HttpResponse:

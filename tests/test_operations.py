@@ -44,7 +44,7 @@ async def test_readyz_names_the_part_that_does_not_answer(async_client):
         await asyncio.sleep(60)
 
     with (
-        mock.patch("chat.views._channel_layer_answers", hanging),
+        mock.patch("chat.realtime.layer_answers", hanging),
         mock.patch("chat.views.HEALTH_TIMEOUT_SECONDS", 0.1),
     ):
         response = await async_client.get("/readyz")

@@ -299,10 +299,9 @@ async def test_behind_sentinel_rooms_keep_working_when_the_master_fails_over(
     assert [text_of(frame) for frame in client.texts] == ["before", "after"]
 
 
-async def test_the_readiness_probe_answers_while_rooms_are_subscribed(redis_layer, monkeypatch):
+async def test_the_readiness_probe_answers_while_rooms_are_subscribed(redis_layer):
     from chat import views
 
-    monkeypatch.setattr(views, "get_channel_layer", lambda: redis_layer)
     await realtime.hub().join(7, LocalSocket(FakeClient().send, max_backlog=10))
     await asyncio.sleep(0.2)  # the room's subscription is now waiting on Redis
-    await asyncio.wait_for(views._channel_layer_answers(), views.HEALTH_TIMEOUT_SECONDS)
+    await asyncio.wait_for(realtime.layer_answers(), views.HEALTH_TIMEOUT_SECONDS)
