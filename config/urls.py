@@ -1,12 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from chat.views import healthz, metrics_page, readyz
-
+# /healthz, /readyz and /metrics are answered before URL routing, ahead of the host check
+# and the HTTPS redirect: chat.middleware.internal_endpoints.
 urlpatterns = [
-    path("healthz", healthz, name="healthz"),
-    path("readyz", readyz, name="readyz"),
-    path("metrics", metrics_page, name="metrics"),
     path("admin/", admin.site.urls),
     path("", include("chat.urls")),
 ]
