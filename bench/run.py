@@ -186,8 +186,11 @@ async def main(argv: list[str]) -> int:
         return 2
     servers.Server.cores = arguments.server_cores
     pinned = servers.pin_this_process_to_loadgen_core() and servers.can_pin()
-    product = {"postgres": arguments.postgres, "redis": arguments.redis}
-    product["workers"] = arguments.workers
+    product = {
+        "postgres": arguments.postgres,
+        "redis": arguments.redis,
+        "workers": arguments.workers,
+    }
     chosen = arguments.scenario or list(scenarios.SCENARIOS)
     results: dict = {
         "date": datetime.now().isoformat(timespec="seconds"),

@@ -50,10 +50,6 @@ class Deployment:
     workers: list[LiveServer]
 
 
-def start_worker(env: dict[str, str], log_path: Path) -> LiveServer:
-    return start_server(env, log_path)
-
-
 @contextmanager
 def two_workers(var_dir: Path) -> Iterator[Deployment]:
     admin = _postgres_admin()
@@ -76,7 +72,7 @@ def two_workers(var_dir: Path) -> Iterator[Deployment]:
     try:
         manage(env, "migrate", "--no-input")
         manage(env, "collectstatic", "--no-input")
-        workers = [start_worker(env, var_dir / f"worker{n}.log") for n in (1, 2)]
+        workers = [start_server(env, var_dir / f"worker{n}.log") for n in (1, 2)]
         yield Deployment(env, workers)
     finally:
         for worker in workers:

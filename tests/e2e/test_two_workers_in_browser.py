@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext
 
-from tests.deployment import Deployment, start_worker, two_workers
+from tests.deployment import Deployment, two_workers
 from tests.e2e.conftest import TIMEOUT_MS, join
 from tests.e2e.test_chat_in_browser import send, seqs, wait_for_texts
-from tests.live_server import FailoverProxy
+from tests.live_server import FailoverProxy, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +51,7 @@ def person(browser: Browser, url: str) -> BrowserContext:
 def test_people_on_different_workers_talk_live_and_a_stopped_workers_people_resume_on_the_other(
     browser: Browser, deployment: Deployment, tmp_path: Path, screenshots_dir: Path
 ):
-    leaving = start_worker(deployment.env, tmp_path / "leaving.log")
+    leaving = start_server(deployment.env, tmp_path / "leaving.log")
     staying = deployment.workers[1]
     room = f"Across workers {secrets.token_hex(3)}"
     with FailoverProxy([leaving, staying]) as proxy:

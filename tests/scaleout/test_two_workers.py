@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bench.httpclient import join
-from tests.deployment import start_worker
+from tests.live_server import start_server
 
 pytestmark = pytest.mark.scaleout
 
@@ -144,7 +144,7 @@ async def test_a_worker_stopped_with_sigterm_closes_with_1012_and_its_clients_re
 ):
     room_id, (alice, bob) = await people_in_a_new_room(deployment, 2)
     staying = deployment.workers[1]
-    leaving = start_worker(deployment.env, tmp_path / "leaving.log")
+    leaving = start_server(deployment.env, tmp_path / "leaving.log")
     alice_socket = await open_socket(staying, alice, room_id)
     bob_socket = await open_socket(leaving, bob, room_id)
     await alice_socket.send(send_frame("before the restart"))
