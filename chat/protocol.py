@@ -15,7 +15,8 @@ import msgspec
 MESSAGE_MAX_CHARS = 4000
 FRAME_MAX_BYTES = 64 * 1024
 
-ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+# \A and \Z, not ^ and $: Python's $ also matches before a final newline ("abc\n").
+ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"\A[A-Za-z0-9_-]+\Z")]
 Seq = Annotated[int, msgspec.Meta(ge=0)]
 
 
@@ -96,6 +97,7 @@ class Error(Frame, tag="error"):
     retry_after_ms: int | None = None
 
     INVALID_JSON: ClassVar[str] = "invalid_json"
+    TOO_DEEPLY_NESTED: ClassVar[str] = "too_deeply_nested"
     NOT_AN_OBJECT: ClassVar[str] = "not_an_object"
     UNKNOWN_TYPE: ClassVar[str] = "unknown_type"
     INVALID_FIELD: ClassVar[str] = "invalid_field"
@@ -128,9 +130,15 @@ def decode_client_frame(
     if len(raw) > max_bytes or (isinstance(raw, str) and len(raw.encode()) > max_bytes):
         raise ProtocolError(Error.FRAME_TOO_LARGE, f"Frames are limited to {max_bytes} bytes.")
     try:
-        frame = _client_frame_decoder.decode(raw)
-    except msgspec.MsgspecError:
-        frame = _explain_bad_frame(raw)
+        try:
+            frame = _client_frame_decoder.decode(raw)
+        except msgspec.MsgspecError:
+            frame = _explain_bad_frame(raw)
+    except RecursionError:
+        # msgspec recurses once per level of nesting; no frame of ours nests more than two.
+        raise ProtocolError(
+            Error.TOO_DEEPLY_NESTED, "The frame nests arrays or objects too deeply."
+        ) from None
     if isinstance(frame, SendMessage):
         frame.text = _clean_text(frame.text)
         if not frame.text:

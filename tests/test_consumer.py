@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import pytest
 from channels.db import database_sync_to_async
@@ -14,7 +15,7 @@ from prometheus_client import REGISTRY
 from chat import protocol, writer
 from chat.models import Message
 from config.asgi import application
-from tests.conftest import new_client_id
+from tests.conftest import new_client_id, session_cookie_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -173,6 +174,8 @@ BAD_FRAMES = [
     ('{"type": "message.send", "client_id": "c1", "text": 42}', "invalid_field"),
     ('{"type": "message.send", "client_id": "c1"}', "invalid_field"),
     ('{"type": "message.send", "client_id": "has space", "text": "x"}', "invalid_field"),
+    ('{"type": "message.send", "client_id": "abc\\n", "text": "x"}', "invalid_field"),
+    ('{"type": "sync", "after_seq": ' + "[" * 1000 + "]" * 1000 + "}", "too_deeply_nested"),
     ('{"type": "sync", "after_seq": "7"}', "invalid_field"),
     ('{"type": "sync", "after_seq": -1}', "invalid_field"),
     ('{"type": "message.send", "client_id": "c1", "text": "   \\n  "}', "blank_message"),
@@ -200,6 +203,16 @@ async def test_a_bad_frame_gets_an_error_code_stores_nothing_and_the_socket_keep
     assert (await bob_socket.receive_json_from(timeout=3))["message"]["text"] == "still here"
     await alice_socket.disconnect()
     await bob_socket.disconnect()
+
+
+async def test_a_deeply_nested_frame_is_bad_input_logged_without_a_traceback(
+    socket_for, room, alice, caplog
+):
+    socket = await joined(socket_for, room, alice)
+    reply = await send(socket, "[" * 1000 + "]" * 1000)
+    assert reply["code"] == "too_deeply_nested"
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info] == []
+    await socket.disconnect()
 
 
 async def test_an_error_about_a_message_names_its_client_id(socket_for, room, alice):
@@ -280,11 +293,52 @@ async def test_a_socket_to_an_unknown_or_invalid_room_is_closed_with_4404(socket
     }
 
 
-async def test_a_socket_from_a_foreign_origin_is_refused(socket_for, room, alice):
-    socket = await socket_for(room, alice, origin=b"http://evil.example")
+@pytest.mark.parametrize(
+    "origin",
+    [
+        b"http://evil.example",
+        b"http://localhost:1",  # the site's host on another port is another site
+        b"https://localhost",  # and so is the other scheme
+        b"http://localhost.evil.example",
+        b"http://localhost:notaport",
+        b"null",
+    ],
+)
+async def test_a_socket_from_another_origin_is_refused(socket_for, room, alice, origin):
+    socket = await socket_for(room, alice, origin=origin)
     connected, _ = await socket.connect()
     assert not connected
     assert await stored(room) == []
+
+
+@pytest.mark.parametrize(
+    ("host", "origin", "scheme"),
+    [
+        (b"localhost", b"http://localhost", "ws"),
+        (b"localhost:80", b"http://localhost", "ws"),
+        (b"localhost:8000", b"http://localhost:8000", "ws"),
+        (b"localhost", b"https://localhost", "wss"),  # behind an HTTPS proxy
+    ],
+)
+async def test_a_socket_from_the_sites_own_origin_is_accepted(room, alice, host, origin, scheme):
+    cookie = await database_sync_to_async(session_cookie_for)(alice)
+    socket = WebsocketCommunicator(
+        application,
+        f"/ws/rooms/{room.pk}/",
+        headers=[(b"host", host), (b"origin", origin), (b"cookie", cookie)],
+    )
+    socket.scope["scheme"] = scheme
+    connected, _ = await socket.connect()
+    assert connected
+    await socket.disconnect()
+
+
+async def test_a_socket_from_a_trusted_origin_is_accepted(socket_for, room, alice, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://chat.example.org"]
+    socket = await socket_for(room, alice, origin=b"https://chat.example.org")
+    connected, _ = await socket.connect()
+    assert connected
+    await socket.disconnect()
 
 
 async def test_messages_in_one_room_do_not_reach_another(socket_for, room_factory, alice, bob):
@@ -383,7 +437,11 @@ async def test_a_socket_with_an_unknown_session_cookie_is_closed_with_4401(room)
     socket = WebsocketCommunicator(
         application,
         f"/ws/rooms/{room.pk}/",
-        headers=[(b"origin", b"http://localhost"), (b"cookie", b"sessionid=forged-or-expired")],
+        headers=[
+            (b"host", b"localhost"),
+            (b"origin", b"http://localhost"),
+            (b"cookie", b"sessionid=forged-or-expired"),
+        ],
     )
     assert await closed_with(socket) == protocol.CLOSE_NOT_AUTHENTICATED
 

@@ -63,6 +63,13 @@ def test_production_settings_pass_the_deployment_checks(tmp_path):
     manage(env, "check", "--deploy", "--fail-level", "WARNING")  # raises on any warning
 
 
+def test_migrate_makes_the_var_folder_when_a_secret_key_is_given(tmp_path):
+    var_dir = tmp_path / "not" / "made" / "yet"
+    env = server_env(var_dir, DJANGO_SECRET_KEY="k" * 50)
+    manage(env, "migrate", "--no-input")
+    assert (var_dir / "db.sqlite3").is_file()
+
+
 def test_the_metrics_page_serves_the_chat_figures_in_prometheus_format(client):
     response = client.get("/metrics")
     assert response.status_code == 200
