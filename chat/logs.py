@@ -48,6 +48,28 @@ class SkipServerConnectionLines(logging.Filter):
         return not (record.name == "uvicorn.error" and record.msg in self._SKIPPED)
 
 
+class CalmClientFaults(logging.Filter):
+    """What a client's bad bytes cost the operator's log: one INFO line. uvicorn logs an
+    invalid UTF-8 text frame at ERROR with a traceback (and closes the socket with 1007,
+    correctly); nothing on the server went wrong."""
+
+    _CALM = {
+        "Invalid UTF-8 sequence received from client.": (
+            "closed a socket that sent invalid UTF-8",
+            1007,
+        ),
+    }
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        calm = self._CALM.get(record.msg) if record.name == "uvicorn.error" else None
+        if calm is not None:
+            record.msg, record.code = calm
+            record.args = ()
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info = record.exc_text = None
+        return True
+
+
 _NOT_FIELDS = [*RESERVED_ATTRS, "color_message"]
 _STANDARD_FIELDS = frozenset(_NOT_FIELDS) | {"conn", "message", "asctime"}
 

@@ -240,6 +240,7 @@ LOGGING = {
     "filters": {
         "connection_id": {"()": "chat.logs.ConnectionIdFilter"},
         "skip_server_connection_lines": {"()": "chat.logs.SkipServerConnectionLines"},
+        "calm_client_faults": {"()": "chat.logs.CalmClientFaults"},
     },
     "formatters": {
         "json": {"()": "chat.logs.JsonLogFormatter"},
@@ -252,7 +253,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["connection_id", "skip_server_connection_lines"],
+            "filters": ["connection_id", "skip_server_connection_lines", "calm_client_faults"],
         }
     },
     "root": {"handlers": ["console"], "level": "WARNING"},

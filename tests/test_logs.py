@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -77,3 +78,38 @@ def test_the_terminal_format_shows_each_field_and_keeps_a_traceback_below():
     first, *rest = formatter.format(record).splitlines()
     assert first == f"ERROR chat frame failed conn={record.conn} room=7"
     assert rest[0].startswith("Traceback") and rest[-1] == "ValueError: boom"
+
+
+async def test_invalid_utf8_from_a_client_closes_its_socket_with_1007_and_logs_one_calm_line(
+    tmp_path,
+):
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosedError
+    from websockets.frames import Frame, Opcode
+
+    from bench.httpclient import join
+    from tests.live_server import manage, server_env, start_server
+
+    env = server_env(tmp_path, CHAT_LOG_LEVEL="INFO")
+    await asyncio.to_thread(manage, env, "migrate", "--no-input")
+    await asyncio.to_thread(manage, env, "collectstatic", "--no-input")
+    server = await asyncio.to_thread(start_server, env, tmp_path / "server.log")
+    try:
+        session, room_id = await join(server.host, server.port, name="Byte", room="Bytes")
+        socket = await connect(
+            server.socket_url(room_id),
+            origin=server.origin,
+            additional_headers={"Cookie": f"sessionid={session}"},
+        )
+        socket.protocol.send_frame(Frame(Opcode.TEXT, b"\xff\xfe not UTF-8"))
+        socket.send_data()
+        with pytest.raises(ConnectionClosedError):
+            await asyncio.wait_for(socket.recv(), 5)
+        assert socket.close_code == 1007
+    finally:
+        await asyncio.to_thread(server.stop)
+    lines = [json.loads(line) for line in (tmp_path / "server.log").read_text().splitlines()]
+    assert [line for line in lines if line["level"] not in ("INFO", "DEBUG")] == []
+    assert not any("exc_info" in line for line in lines)
+    [calm] = [line for line in lines if "UTF-8" in line["event"]]
+    assert calm == {**calm, "level": "INFO", "code": 1007}
