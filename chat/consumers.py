@@ -17,6 +17,7 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from chat import logs, metrics, protocol, realtime, selectors, services
 from chat.protocol import Error, ProtocolError
@@ -26,6 +27,8 @@ from chat.writer import writer
 log = logging.getLogger(__name__)
 
 MAX_POSTS_IN_FLIGHT = 100
+# How long a client waits before sending again a message the database could not take.
+RETRY_AFTER_FAILURE_MS = 1000
 
 _room_get = database_sync_to_async(selectors.room_get)
 _messages_after = database_sync_to_async(selectors.messages_after)
@@ -153,6 +156,17 @@ class ChatConsumer(LeanConsumer):
                 await self._send_catch_up(frame)
         except ProtocolError as error:
             self._send_error(error.code, error.detail, error.client_id)
+        except (OperationalError, InterfaceError) as error:
+            log.warning(
+                "frame failed: database unavailable",
+                extra={"room": self.room_id, "error": repr(error)},
+            )
+            self._send_error(
+                Error.UNAVAILABLE,
+                "The server could not reach its database; ask again shortly.",
+                client_id,
+                retry_after_ms=RETRY_AFTER_FAILURE_MS,
+            )
         except Exception:
             # A fault in one frame must not end the connection.
             log.exception("frame failed", extra={"room": self.room_id, "user": self.user.pk})
@@ -195,12 +209,40 @@ class ChatConsumer(LeanConsumer):
                 )
         elif isinstance(error, services.RoomNotFound):
             self.socket.close_soon(protocol.CLOSE_ROOM_NOT_FOUND)
+        elif isinstance(error, services.NotStored):
+            log.warning(
+                "post not stored: database unavailable",
+                extra={"room": self.room_id, "error": repr(error.__cause__)},
+            )
+            self._send_error(
+                Error.UNAVAILABLE,
+                "The server could not reach its database; nothing was stored. "
+                "Send it again with the same client_id.",
+                client_id,
+                retry_after_ms=RETRY_AFTER_FAILURE_MS,
+            )
+        elif isinstance(error, services.OutcomeUnknown):
+            log.warning(
+                "post outcome unknown: connection lost in the commit",
+                extra={"room": self.room_id, "error": repr(error.__cause__)},
+            )
+            self._send_error(
+                Error.OUTCOME_UNKNOWN,
+                "The server lost its database while storing this message: it may or may "
+                "not be stored. Send it again with the same client_id to find out; it is "
+                "never stored twice.",
+                client_id,
+                retry_after_ms=RETRY_AFTER_FAILURE_MS,
+            )
         else:
             log.error(
                 "post failed", extra={"room": self.room_id, "user": self.user.pk}, exc_info=error
             )
             self._send_error(
-                Error.INTERNAL_ERROR, "The server could not store that message.", client_id
+                Error.INTERNAL_ERROR,
+                "The server failed while storing this message: it may or may not be "
+                "stored. Sending it again with the same client_id is safe.",
+                client_id,
             )
 
     async def _send_catch_up(self, frame: protocol.Sync) -> None:

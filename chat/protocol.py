@@ -89,7 +89,11 @@ class SyncResult(Frame, tag="sync.result"):
 
 
 class Error(Frame, tag="error"):
-    """A frame was refused; nothing was stored. `client_id` names the message if known."""
+    """A frame was refused or failed. `client_id` names the message if known. Whether the
+    message was stored, and whether to send it again, follows from the code (each is
+    listed in docs/protocol.md): refusals and `unavailable` stored nothing;
+    `outcome_unknown` and `internal_error` may have; all but refusals are sent again under
+    the same `client_id`, which never stores a message twice."""
 
     code: str
     detail: str
@@ -106,6 +110,8 @@ class Error(Frame, tag="error"):
     FRAME_TOO_LARGE: ClassVar[str] = "frame_too_large"
     BINARY_NOT_SUPPORTED: ClassVar[str] = "binary_not_supported"
     RATE_LIMITED: ClassVar[str] = "rate_limited"
+    UNAVAILABLE: ClassVar[str] = "unavailable"
+    OUTCOME_UNKNOWN: ClassVar[str] = "outcome_unknown"
     INTERNAL_ERROR: ClassVar[str] = "internal_error"
 
 

@@ -53,8 +53,9 @@ GAP_WAIT_SECONDS = 0.25
 GAP_FILL_MAX = 500
 
 AsgiSend = Callable[[dict], Awaitable[None]]
-# The first message's seq, the frames from there on, and when the first was committed.
-Chunk = tuple[int, list[str], float | None]
+# The first message's seq, the frames from there on, when the first was committed, and
+# whether they are repeats (announced again, maybe already delivered).
+Chunk = tuple[int, list[str], float | None, bool]
 
 _messages_after = database_sync_to_async(selectors.messages_after)
 _room_last_seq = database_sync_to_async(selectors.room_last_seq)
@@ -261,18 +262,26 @@ class RoomHub:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def publish(
-        self, room_id: int, first_seq: int, frames: list[str], committed_at: float | None = None
+        self,
+        room_id: int,
+        first_seq: int,
+        frames: list[str],
+        committed_at: float | None = None,
+        repeat: bool = False,
     ) -> None:
         """Send encoded frames, the room's messages from `first_seq` on, to every socket of
-        the room in every process: this process's at once, the others' through the layer."""
-        self._receive(room_id, first_seq, frames, committed_at)
+        the room in every process: this process's at once, the others' through the layer.
+        A `repeat` may have been delivered already: it fills a gap, and is dropped where
+        nothing is missing (or nothing is known yet)."""
+        self._receive(room_id, first_seq, frames, committed_at, repeat)
         if self.local_only:
             return
         chunks = self._outbox.setdefault(room_id, [])
-        if chunks and chunks[-1][0] + len(chunks[-1][1]) == first_seq:
-            chunks[-1][1].extend(frames)  # what piled up meanwhile travels as one event
+        last = chunks[-1] if chunks else None
+        if last and last[0] + len(last[1]) == first_seq and last[3] == repeat:
+            last[1].extend(frames)  # what piled up meanwhile travels as one event
         else:
-            chunks.append((first_seq, list(frames), committed_at))
+            chunks.append((first_seq, list(frames), committed_at, repeat))
         if self._publisher is None:
             self._publisher = self.loop.create_task(
                 self._publish_pending(), context=fresh_context()
@@ -285,12 +294,13 @@ class RoomHub:
             while self._outbox:
                 room_id, chunks = next(iter(self._outbox.items()))
                 del self._outbox[room_id]
-                for first_seq, frames, committed_at in chunks:
+                for first_seq, frames, committed_at, repeat in chunks:
                     event = {
                         "type": ROOM_EVENT,
                         "first_seq": first_seq,
                         "frames": frames,
                         "committed_at": committed_at,
+                        "repeat": repeat,
                         "origin": self.origin,
                     }
                     try:
@@ -312,7 +322,12 @@ class RoomHub:
             self._publisher = None
 
     def _receive(
-        self, room_id: int, first_seq: int, frames: list[str], committed_at: float | None = None
+        self,
+        room_id: int,
+        first_seq: int,
+        frames: list[str],
+        committed_at: float | None = None,
+        repeat: bool = False,
     ) -> None:
         """Hand a room's frames to its sockets in sequence order, each once.
 
@@ -325,6 +340,8 @@ class RoomHub:
             return
         order = self._orders.setdefault(room_id, _RoomOrder())
         if order.next_seq is None:
+            if repeat:
+                return  # an old number must not become this room's starting point
             order.next_seq = first_seq
         if first_seq > order.next_seq:
             order.ahead[first_seq] = frames
@@ -407,7 +424,11 @@ class RoomHub:
                     event = await self.layer.receive(channel)
                     if event.get("origin") != self.origin:
                         self._receive(
-                            room_id, event["first_seq"], event["frames"], event.get("committed_at")
+                            room_id,
+                            event["first_seq"],
+                            event["frames"],
+                            event.get("committed_at"),
+                            event.get("repeat", False),
                         )
             except asyncio.CancelledError:
                 self._forget_channel(room_id, channel)
@@ -529,14 +550,25 @@ async def layer_answers() -> None:
     await layer.receive(channel)
 
 
-def announce_messages(room_id: int, messages: list[protocol.WireMessage]) -> None:
+def announce_messages(
+    room_id: int, messages: list[protocol.WireMessage], *, repeat: bool = False
+) -> None:
     """Send stored messages, in order, to every socket in their room. Called on commit,
-    from the thread that committed; it does not wait for the delivery."""
+    from the thread that committed; it does not wait for the delivery. Only services call
+    it. With `repeat`, the messages were announced before (or should have been): receivers
+    deliver only what they were missing."""
     frames = [protocol.encode(protocol.MessageEvent(message=message)) for message in messages]
+    committed_at = None if repeat else time.time()
     current = _hub
     if current is not None and current.loop.is_running() and not current.loop.is_closed():
         current.loop.call_soon_threadsafe(
-            current.publish, room_id, messages[0].seq, frames, time.time(), context=fresh_context()
+            current.publish,
+            room_id,
+            messages[0].seq,
+            frames,
+            committed_at,
+            repeat,
+            context=fresh_context(),
         )
     else:
         # No sockets served by this process (a management command, say): publish directly
@@ -547,6 +579,7 @@ def announce_messages(room_id: int, messages: list[protocol.WireMessage]) -> Non
                 "type": ROOM_EVENT,
                 "first_seq": messages[0].seq,
                 "frames": frames,
-                "committed_at": time.time(),
+                "committed_at": committed_at,
+                "repeat": repeat,
             },
         )

@@ -6,7 +6,14 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db import IntegrityError, connection, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.db.models import F
 from django.utils import timezone
 
@@ -21,6 +28,17 @@ class NameTaken(Exception):
 
 class RoomNotFound(Exception):
     pass
+
+
+class NotStored(Exception):
+    """The database could not be reached or failed before anything was committed: nothing
+    of the write is stored, and trying again later (with the same client ids) is safe."""
+
+
+class OutcomeUnknown(Exception):
+    """The connection failed while committing: the database may have committed before it
+    went, or not. Only sending again under the same client ids finds out, and stores
+    nothing twice."""
 
 
 def guest_claim(*, name: str, current_user: AbstractBaseUser | AnonymousUser) -> User:
@@ -104,9 +122,12 @@ def messages_post_many(posts: list[Post]) -> list[PostResult | RoomNotFound]:
     messages share a transaction. Each result is the stored message and whether it is
     new, or RoomNotFound for a post to a room that no longer exists.
     """
+    committing = False
     try:
         with transaction.atomic():
-            return _store_posts(posts)
+            results = _store_posts(posts)
+            committing = True  # what fails from here on fails in the COMMIT
+        return results
     except IntegrityError:
         if len(posts) == 1:
             # The same client_id raced in through another connection and won.
@@ -115,6 +136,13 @@ def messages_post_many(posts: list[Post]) -> list[PostResult | RoomNotFound]:
                 return [(stored[posts[0].key], False)]
             raise
         return [messages_post_many([post])[0] for post in posts]
+    except DatabaseError as error:
+        if committing:
+            raise OutcomeUnknown from error
+        if isinstance(error, OperationalError | InterfaceError):
+            # A lost or refused connection before the COMMIT: the transaction is gone.
+            raise NotStored from error
+        raise
 
 
 def _store_posts(posts: list[Post]) -> list[PostResult | RoomNotFound]:
@@ -165,14 +193,27 @@ def _store_posts(posts: list[Post]) -> list[PostResult | RoomNotFound]:
         wire = message_to_wire(message)
         results[(message.room_id, message.sender_id, message.client_id)] = (wire, True)
         announcements.setdefault(message.room_id, []).append(wire)
-    transaction.on_commit(lambda: _announce(announcements))
+    # A resend may be of a message whose COMMIT went through unannounced (its outcome was
+    # unknown): say it again. Receivers that have it drop it by its number.
+    repeats: dict[int, list[protocol.WireMessage]] = {}
+    for key, result in results.items():
+        if not isinstance(result, RoomNotFound) and not result[1]:
+            repeats.setdefault(key[0], []).append(result[0])
+    # robust: a failing announcement is logged and must not make a stored post look failed.
+    transaction.on_commit(lambda: _announce(announcements, repeats), robust=True)
     return [results[post.key] for post in posts]
 
 
-def _announce(announcements: dict[int, list[protocol.WireMessage]]) -> None:
+def _announce(
+    announcements: dict[int, list[protocol.WireMessage]],
+    repeats: dict[int, list[protocol.WireMessage]],
+) -> None:
     metrics.messages_stored.inc(sum(len(messages) for messages in announcements.values()))
     for room_id, messages in announcements.items():
         realtime.announce_messages(room_id, messages)
+    for room_id, messages in repeats.items():
+        for message in sorted(messages, key=lambda m: m.seq):
+            realtime.announce_messages(room_id, [message], repeat=True)
 
 
 def _take_numbers(counts: dict[int, int], now) -> dict[int, int]:

@@ -3,11 +3,17 @@
 While one batch is being written, new posts wait for the next, so under load many
 messages share one transaction (one thread hop, one commit), and at rest a post is
 written at once, alone. Each post is acknowledged only after its own batch commits.
+
+Posts are written in a thread of their own, not the one that serves every other database
+call of the sockets (logins, room lookups, catch-up reads): when hundreds of clients
+reconnect at once, their reads queue there, and live posts no longer wait behind them
+(before, a post's acknowledgement waited 2.4-2.8 s during a 300-socket reconnect).
 """
 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from channels.db import database_sync_to_async
 from django.db import connection
@@ -18,7 +24,11 @@ from chat.sqlite import start_checkpointer
 
 MAX_BATCH = 200
 
-_post_many = database_sync_to_async(services.messages_post_many)
+# One thread: batches are written one after another, in the order they were gathered.
+_write_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-writer")
+_post_many = database_sync_to_async(
+    services.messages_post_many, thread_sensitive=False, executor=_write_lane
+)
 
 
 class BatchWriter:

@@ -80,6 +80,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Persistent connections leak under ASGI (each request thread keeps its own); Django's
     # pool (psycopg_pool) reuses connections instead, and needs CONN_MAX_AGE = 0.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # With the pool, this checks each connection (one empty query) as it leaves the pool:
+    # after PostgreSQL comes back, the pool's old connections are dead, and without the
+    # check each one failed the first write handed to it.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": env.int("DATABASE_POOL_SIZE", default=10),

@@ -183,6 +183,18 @@ async def test_events_that_arrive_crossed_reach_sockets_in_sequence_order_once(h
     assert client.texts == ["m1", "m2", "m3", "m4", "m5", "m6"]
 
 
+async def test_a_repeated_announcement_fills_a_gap_and_is_dropped_where_nothing_is_missing(hub):
+    client = FakeClient()
+    await hub().join(1, LocalSocket(client.send, max_backlog=100))
+    hub().publish(1, 2, ["m2"], repeat=True)  # nothing known yet: not a starting point
+    hub().publish(1, 1, ["m1"])
+    hub().publish(1, 1, ["m1"], repeat=True)  # delivered already
+    hub().publish(1, 2, ["m2"], repeat=True)  # its first announcement was never made
+    hub().publish(1, 3, ["m3"])
+    await settle()
+    assert client.texts == ["m1", "m2", "m3"]
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_a_number_that_never_arrives_is_read_from_the_database(
     hub, room_factory, user_factory
