@@ -1,10 +1,13 @@
 // The room page: renders messages (always as text), keeps the reader's place, loads older
-// history, and runs the composer. The connection itself lives in socket.js.
-import { RoomConnection, newClientId } from "./socket.js";
+// history, runs the composer and shows the messages still on their way. The connection
+// and the outbox themselves live in socket.js.
+import { Outbox, RoomConnection } from "./socket.js";
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
 const scroller = document.getElementById("scroller");
 const log = document.getElementById("log");
+const logRegion = document.getElementById("log-region");
+const outboxList = document.getElementById("outbox");
 const loadOlderButton = document.getElementById("load-older");
 const roomStart = document.getElementById("room-start");
 const newMessagesButton = document.getElementById("new-messages");
@@ -19,6 +22,7 @@ const GROUP_GAP_MS = 5 * 60 * 1000;
 const OFFLINE_NOTICE_DELAY_MS = 1000;
 const FIELD_MAX_PX = 160;
 const draftKey = `chat:draft:${config.room.id}`;
+const outboxKey = `chat:outbox:${config.room.id}`;
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
@@ -132,7 +136,7 @@ async function loadOlder() {
     const heightBefore = scroller.scrollHeight;
     const topBefore = scroller.scrollTop;
     // Older history is not news: keep screen readers from reading the page out.
-    log.setAttribute("aria-live", "off");
+    logRegion.setAttribute("aria-live", "off");
     const fragment = document.createDocumentFragment();
     for (const message of page.messages) fragment.append(renderMessage(message));
     log.prepend(fragment);
@@ -141,7 +145,7 @@ async function loadOlder() {
     scroller.scrollTop = topBefore + (scroller.scrollHeight - heightBefore);
     if (page.messages.length) firstSeq = page.messages[0].seq;
     hasOlder = page.has_more;
-    requestAnimationFrame(() => log.setAttribute("aria-live", "polite"));
+    requestAnimationFrame(() => logRegion.setAttribute("aria-live", "polite"));
   } catch (error) {
     console.warn("could not load older messages", error);
   } finally {
@@ -171,7 +175,7 @@ function showStatus(text, { offline = false, canRetry = false } = {}) {
   status.hidden = false;
 }
 
-function onState(state, detail) {
+function showConnectionState(state, detail) {
   if (state === "online") {
     clearTimeout(offlineNoticeTimer);
     offlineNoticeTimer = null;
@@ -195,19 +199,7 @@ function onState(state, detail) {
   }
 }
 
-// ---- composer ----------------------------------------------------------------------------
-
-let sending = null; // the clientId of the message in the composer, until it is stored
-const composerError = document.createElement("p");
-composerError.className = "composer__error";
-composerError.setAttribute("role", "alert");
-composerError.hidden = true;
-composer.append(composerError);
-
-function showComposerError(text) {
-  composerError.textContent = text;
-  composerError.hidden = !text;
-}
+// ---- composer and outbox ----------------------------------------------------------------
 
 function fitField() {
   field.style.height = "auto";
@@ -216,19 +208,52 @@ function fitField() {
 
 function submit() {
   const text = field.value.trim();
-  if (!text || sending) return;
-  showComposerError("");
-  sending = connection.send(text, newClientId());
-  // The text stays in the box until the server has it, so nothing is lost on the way.
-  field.readOnly = true;
-  composer.classList.add("composer--sending");
+  if (!text) return;
+  // The outbox keeps it (across a reload too) until the server has it: the box is free
+  // for the next message at once.
+  connection.send(text);
+  field.value = "";
+  localStorage.removeItem(draftKey);
+  fitField();
+  field.focus();
+  scrollToBottom();
 }
 
-function finishSending() {
-  sending = null;
-  field.readOnly = false;
-  composer.classList.remove("composer--sending");
-  field.focus();
+function renderOutboxEntry(entry) {
+  const item = document.createElement("li");
+  item.className = entry.failed ? "msg msg--mine msg--pending msg--failed" : "msg msg--mine msg--pending";
+  item.dataset.clientId = entry.clientId;
+  const text = document.createElement("p");
+  text.className = "msg__text";
+  text.textContent = entry.text;
+  const state = document.createElement("p");
+  state.className = "msg__state";
+  if (entry.failed) {
+    state.textContent = `Not sent: ${entry.failed.detail} `;
+    const retry = document.createElement("button");
+    retry.type = "button";
+    retry.className = "button button--small";
+    retry.textContent = "Retry";
+    retry.addEventListener("click", () => connection.retry(entry.clientId));
+    const discard = document.createElement("button");
+    discard.type = "button";
+    discard.className = "button button--small button--quiet";
+    discard.textContent = "Discard";
+    discard.addEventListener("click", () => connection.discard(entry.clientId));
+    state.append(retry, " ", discard);
+  } else {
+    state.textContent = connection.online ? "Sending…" : "Waiting for the connection…";
+  }
+  item.append(text, state);
+  return item;
+}
+
+function renderOutbox() {
+  const stayAtBottom = atBottom();
+  const entries = [...outbox.entries.values()];
+  outboxList.replaceChildren(...entries.map(renderOutboxEntry));
+  outboxList.hidden = entries.length === 0;
+  if (stayAtBottom) scrollToBottom();
 }
 
 composer.addEventListener("submit", (event) => {
@@ -250,26 +275,28 @@ field.addEventListener("input", () => {
 // ---- wiring ------------------------------------------------------------------------------
 
 const socketUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${config.socketPath}`;
+const outbox = new Outbox(window.localStorage, outboxKey);
 const connection = new RoomConnection({
   url: socketUrl,
   lastSeq: config.lastSeq,
+  myId: config.me.id,
+  outbox,
   onMessages: appendLive,
-  onAck(clientId) {
-    if (clientId !== sending) return;
-    field.value = "";
-    localStorage.removeItem(draftKey);
-    fitField();
-    finishSending();
-  },
-  onRejected(clientId, error) {
-    if (clientId !== sending) return;
-    finishSending();
-    showComposerError(`Not sent: ${error.detail}`);
-  },
+  onOutbox: renderOutbox,
   onError(error) {
     console.warn("server refused a frame", error);
   },
-  onState,
+  onState(state, detail) {
+    showConnectionState(state, detail);
+    renderOutbox(); // "Sending…" or "Waiting for the connection…"
+  },
+});
+// Another tab of this room sent, or was acknowledged for, a message of this outbox.
+window.addEventListener("storage", (event) => {
+  if (event.key === outboxKey) {
+    outbox.reload();
+    renderOutbox();
+  }
 });
 
 for (const item of log.querySelectorAll(".msg")) localizeTime(item);
@@ -277,6 +304,7 @@ regroup();
 scrollToBottom();
 field.value = localStorage.getItem(draftKey) || "";
 fitField();
+renderOutbox();
 
 scroller.addEventListener("scroll", () => {
   if (atBottom()) {
