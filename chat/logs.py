@@ -49,25 +49,30 @@ class SkipServerConnectionLines(logging.Filter):
 
 
 class CalmClientFaults(logging.Filter):
-    """What a client's bad bytes cost the operator's log: one INFO line. uvicorn logs an
-    invalid UTF-8 text frame at ERROR with a traceback (and closes the socket with 1007,
-    correctly); nothing on the server went wrong."""
-
-    _CALM = {
-        "Invalid UTF-8 sequence received from client.": (
-            "closed a socket that sent invalid UTF-8",
-            1007,
-        ),
-    }
+    """What a client's bad input costs the operator's log: one line, no traceback. uvicorn
+    logs an invalid UTF-8 text frame at ERROR with a traceback (and closes the socket with
+    1007, correctly), and Django a request for a host it does not serve; nothing on the
+    server went wrong."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        calm = self._CALM.get(record.msg) if record.name == "uvicorn.error" else None
-        if calm is not None:
-            record.msg, record.code = calm
-            record.args = ()
-            record.levelno, record.levelname = logging.INFO, "INFO"
-            record.exc_info = record.exc_text = None
+        if record.name == "uvicorn.error" and record.msg == _INVALID_UTF8:
+            record.msg, record.args, record.code = (
+                "closed a socket that sent invalid UTF-8",
+                (),
+                1007,
+            )
+            self._calm(record, logging.INFO)
+        elif record.name == "django.security.DisallowedHost":
+            self._calm(record, logging.WARNING)
         return True
+
+    @staticmethod
+    def _calm(record: logging.LogRecord, level: int) -> None:
+        record.levelno, record.levelname = level, logging.getLevelName(level)
+        record.exc_info = record.exc_text = None
+
+
+_INVALID_UTF8 = "Invalid UTF-8 sequence received from client."
 
 
 _NOT_FIELDS = [*RESERVED_ATTRS, "color_message"]

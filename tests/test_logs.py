@@ -113,3 +113,25 @@ async def test_invalid_utf8_from_a_client_closes_its_socket_with_1007_and_logs_o
     assert not any("exc_info" in line for line in lines)
     [calm] = [line for line in lines if "UTF-8" in line["event"]]
     assert calm == {**calm, "level": "INFO", "code": 1007}
+
+
+def test_a_request_for_a_host_the_site_does_not_serve_logs_one_warning_without_a_traceback(
+    client,
+):
+    from chat.logs import CalmClientFaults
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonLogFormatter())
+    handler.addFilter(CalmClientFaults())
+    logger = logging.getLogger("django.security.DisallowedHost")
+    logger.addHandler(handler)
+    try:
+        response = client.get("/", headers={"host": "attacker.example"})
+    finally:
+        logger.removeHandler(handler)
+    assert response.status_code == 400
+    [line] = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert line["level"] == "WARNING"
+    assert "attacker.example" in line["event"]
+    assert "exc_info" not in line

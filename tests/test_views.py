@@ -1,6 +1,7 @@
 """Pages: the front page makes identities and rooms; the room page renders history safely."""
 
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -78,6 +79,14 @@ def test_invalid_names_and_rooms_are_refused_with_an_error(client, name, room):
     assert response.status_code == 200
     assert response.context["form"].errors
     assert Room.objects.count() == 0 and User.objects.count() == 0
+
+
+def test_each_fields_error_is_the_text_its_aria_describedby_names(client):
+    page = join(client, "", "").content.decode()
+    for field in ("name", "room"):
+        described_by = re.search(rf'<input[^>]*id="id_{field}"[^>]*>', page).group(0)
+        error_id = re.search(r'aria-describedby="([^"]+)"', described_by).group(1)
+        assert re.search(rf'<div class="field__errors" role="alert" id="{error_id}">', page)
 
 
 def test_the_front_page_lists_rooms_most_recently_active_first_with_links(client, user_factory):
@@ -214,3 +223,34 @@ def test_an_admin_account_holds_its_name_against_guests_and_logs_in_in_any_case(
     assert "is already taken by someone else" in response.content.decode()
     assert client.login(username="Admin", password="correct horse")
     assert client.get("/admin/").status_code == 200
+
+
+def test_every_page_carries_a_strict_content_security_policy(
+    client_for, user_factory, busy_room, admin_client
+):
+    reader = client_for(user_factory())
+    responses = [
+        Client().get("/"),
+        reader.get(f"/r/{busy_room.pk}/"),
+        reader.get(f"/r/{busy_room.pk}/messages"),
+        reader.get("/r/999999/"),  # an error page too
+        admin_client.get("/admin/"),
+    ]
+    for response in responses:
+        policy = dict(
+            directive.strip().split(" ", 1)
+            for directive in response["Content-Security-Policy"].split(";")
+        )
+        assert policy == {
+            "default-src": "'none'",
+            "script-src": "'self'",
+            "style-src": "'self'",
+            "img-src": "'self'",
+            "font-src": "'self'",
+            "connect-src": "'self'",
+            "manifest-src": "'self'",
+            "object-src": "'none'",
+            "base-uri": "'none'",
+            "frame-ancestors": "'none'",
+            "form-action": "'self'",
+        }, response.request["PATH_INFO"]

@@ -68,7 +68,7 @@ def test_people_on_different_workers_talk_live_and_a_stopped_workers_people_resu
             wait_for_texts(alice, ["Hello from worker 1", "Hello back from worker 2"])
 
             leaving.process.send_signal(signal.SIGTERM)
-            alice.wait_for_function("window.socketLog[0].closedAt !== null")
+            alice.wait_for_function("() => window.socketLog[0].closedAt !== null")
             for text in ("Posted while Alice moves", "Posted while Alice moves"):
                 send(bob, text)
             expected = [

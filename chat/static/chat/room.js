@@ -82,10 +82,14 @@ function regroup() {
     const sentAt = new Date(item.dataset.sentAt);
     const newDay = !previous || new Date(previous.dataset.sentAt).toDateString() !== sentAt.toDateString();
     if (newDay) {
+      // A list item holding a heading: the list keeps only items, and a screen reader can
+      // jump from day to day by heading.
       const divider = document.createElement("li");
       divider.className = "day-divider";
-      divider.setAttribute("role", "separator");
-      divider.textContent = dayLabel(sentAt);
+      const label = document.createElement("h2");
+      label.className = "day-divider__label";
+      label.textContent = dayLabel(sentAt);
+      divider.append(label);
       item.before(divider);
     }
     const continued =

@@ -1,0 +1,200 @@
+"""Every page under its Content-Security-Policy in Chromium, and the front page and a room
+audited with axe-core at desktop and phone widths, in light and dark."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.e2e.conftest import ChatServer, join
+from tests.e2e.test_chat_in_browser import send, wait_for_texts
+from tests.live_server import manage
+
+pytestmark = pytest.mark.e2e
+
+RECORD_POLICY_VIOLATIONS = """
+window.__policyViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__policyViolations.push(
+    `${event.violatedDirective} blocked ${event.blockedURI || "inline"} on ${location.pathname}`
+  );
+});
+"""
+
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+class PolicyWatch:
+    """Every Content-Security-Policy violation on the pages of one browser context: the
+    pages' own events, and the console's "Refused to ..." lines."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        context.add_init_script(RECORD_POLICY_VIOLATIONS)
+        self.console: list[str] = []
+        context.on(
+            "console",
+            lambda message: (
+                self.console.append(message.text)
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
+
+    def violations(self, page: Page) -> list[str]:
+        return page.evaluate("window.__policyViolations") + self.console
+
+
+@pytest.fixture
+def admin_login(chat_server: ChatServer) -> tuple[str, str]:
+    name, password = f"admin-{secrets.token_hex(3)}", secrets.token_urlsafe(16)
+    manage(
+        {**chat_server.env, "DJANGO_SUPERUSER_PASSWORD": password},
+        "createsuperuser",
+        "--no-input",
+        "--username",
+        name,
+        "--email",
+        "admin@example.org",
+    )
+    return name, password
+
+
+def test_no_page_breaks_its_content_security_policy(
+    new_person, unique, admin_login: tuple[str, str]
+):
+    context = new_person(**DESKTOP)
+    watch = PolicyWatch(context)
+    page = context.new_page()
+
+    page.goto("/")
+    page.get_by_role("button", name="Join").click()  # the form with its errors
+    expect(page.locator(".field__error").first).to_be_visible()
+    room = join(context, unique("Visitor"), unique("Policy"), page=page)
+    send(room, "a message over a socket the policy allows")
+    wait_for_texts(room, ["a message over a socket the policy allows"])
+    room_path = room.url.removeprefix(room.url.split("/r/")[0])
+    page.goto(room_path)  # the room again, now with history rendered by the server
+    wait_for_texts(page, ["a message over a socket the policy allows"])
+    page.goto("/r/999999999/")  # an error page
+    visited = ["/", room_path, "/r/999999999/"]
+
+    name, password = admin_login
+    admin = context.new_page()
+    admin.goto("/admin/login/")
+    admin.get_by_label("Username").fill(name)
+    admin.get_by_label("Password").fill(password)
+    admin.get_by_role("button", name="Log in").click()
+    expect(admin.get_by_role("link", name="Rooms")).to_be_visible()
+    for path in (
+        "/admin/",
+        "/admin/chat/room/",
+        "/admin/chat/room/?q=policy",
+        "/admin/chat/message/",
+        "/admin/chat/user/",
+        "/admin/chat/room/add/",
+    ):
+        admin.goto(path)
+        visited.append(path)
+    admin.get_by_role("link", name="Rooms").first.click()
+    admin.get_by_role("link", name=unique("Policy")).click()
+    expect(admin.get_by_label("Name")).to_have_value(unique("Policy"))
+
+    for each in (page, admin):
+        assert watch.violations(each) == [], visited
+
+
+def test_the_policy_watch_sees_an_inline_script_being_blocked(new_person):
+    """The test above can fail: an inline script is refused, and seen."""
+    context = new_person()
+    watch = PolicyWatch(context)
+    page = context.new_page()
+    page.goto("/")
+    page.evaluate(
+        """() => {
+            const script = document.createElement("script");
+            script.textContent = "window.__ran = true";
+            document.head.append(script);
+        }"""
+    )
+    expect(page.locator("body")).to_be_visible()
+    page.wait_for_function("() => window.__policyViolations.length > 0")
+    assert page.evaluate("window.__ran") is None
+    assert any("script-src" in violation for violation in watch.violations(page))
+
+
+@pytest.fixture(scope="module")
+def axe() -> Axe:
+    return Axe()
+
+
+def serious_violations(axe: Axe, page: Page) -> list[str]:
+    response = axe.run(page).response
+    return [
+        f"{violation['impact']}: {violation['id']} ({violation['help']}) at "
+        + ", ".join(str(node["target"]) for node in violation["nodes"])
+        for violation in response["violations"]
+        if violation["impact"] in ("critical", "serious")
+    ]
+
+
+@pytest.fixture(scope="module")
+def audited_room(chat_server: ChatServer) -> Iterator[str]:
+    room = f"Audit {secrets.token_hex(3)}"
+    chat_server.seed_room(room, 60, sender=f"Seeder {secrets.token_hex(3)}")
+    yield room
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_front_page_and_a_room_have_no_serious_accessibility_violations(
+    new_person,
+    unique,
+    axe: Axe,
+    audited_room: str,
+    device: str,
+    scheme: str,
+    screenshots_dir: Path,
+):
+    options = DESKTOP if device == "desktop" else PHONE
+    context = new_person(**options, color_scheme=scheme)
+    page = context.new_page()
+    page.goto("/")
+    assert serious_violations(axe, page) == []
+    page.get_by_role("button", name="Join").click()  # errors shown, and tied to their fields
+    expect(page.locator(".field__error").first).to_be_visible()
+    assert serious_violations(axe, page) == []
+
+    room = join(context, unique(f"Reader {device} {scheme}"), audited_room, page=page)
+    send(room, "My own message, in my own colours")
+    expect(room.locator("#log .msg")).not_to_have_count(0)
+    assert serious_violations(axe, room) == []
+    room.screenshot(path=screenshots_dir / f"audit-room-{device}-{scheme}.png")
+    # What axe counts as moderate, and people rely on all the same.
+    expect(room.get_by_role("main")).to_have_count(1)
+    expect(room.get_by_role("log").get_by_role("list")).to_have_count(1)
+    expect(room.get_by_role("log").get_by_role("listitem")).not_to_have_count(0)
+
+
+def test_the_history_scrolls_by_keyboard(new_person, unique, audited_room: str):
+    room = join(new_person(**DESKTOP), unique("Keyboard reader"), audited_room)
+    expect(room.locator("#log .msg")).not_to_have_count(0)
+    history = room.get_by_role("region", name="Message history")
+    # From the composer, back into the history (past "Load older messages", if it is there).
+    for _ in range(3):
+        room.keyboard.press("Shift+Tab")
+        if room.evaluate("document.activeElement.id") == "scroller":
+            break
+    expect(history).to_be_focused()
+    newest = room.locator("#log .msg").last
+    top_before = newest.bounding_box()["y"]
+    room.keyboard.press("PageUp")
+    # The newest message moves down the screen, out of view (older pages loading meanwhile
+    # keep the reader in place, so it stays moved).
+    expect(newest).not_to_be_in_viewport()
+    assert newest.bounding_box()["y"] > top_before
