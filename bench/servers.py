@@ -221,9 +221,15 @@ class ProductServer(Server):
                 "DJANGO_DEBUG": "0",
                 "DJANGO_VAR_DIR": str(self.workdir),
                 "DJANGO_STATIC_ROOT": str(self.workdir / "static"),
-                # A benchmark client sends far faster than a person may; lift the limit.
+                # A benchmark's clients come from one address and send far faster than a
+                # person may; lift the limits (the flood scenario sets its own).
                 "CHAT_RATE_BURST": "1000000",
                 "CHAT_RATE_PER_SECOND": "1000000",
+                "CHAT_RATE_ADDRESS_BURST": "1000000",
+                "CHAT_RATE_ADDRESS_PER_SECOND": "1000000",
+                "CHAT_JOINS_PER_MINUTE": "1000000",
+                "CHAT_JOINS_PER_MINUTE_PER_ADDRESS": "1000000",
+                "CHAT_SOCKETS_PER_MINUTE_PER_ADDRESS": "1000000",
                 "CHAT_LOG_LEVEL": "WARNING",
             }
         )

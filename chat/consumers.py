@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from functools import partial
 
@@ -19,9 +18,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from chat import logs, metrics, protocol, realtime, selectors, services
+from chat import logs, metrics, protocol, ratelimit, realtime, selectors, services
 from chat.protocol import Error, ProtocolError
-from chat.ratelimit import TokenBucket
 from chat.writer import writer
 
 log = logging.getLogger(__name__)
@@ -51,11 +49,24 @@ async def _room_exists(room_id: int) -> bool:
     return await asyncio.shield(lookup) is not None
 
 
-async def refuse(consumer: AsyncWebsocketConsumer, code: int) -> None:
+async def refuse(
+    consumer: AsyncWebsocketConsumer, code: int, *, retry_after_ms: int | None = None
+) -> None:
     log.info("socket refused", extra={"code": code, "path": consumer.scope["path"]})
+    metrics.sockets_refused.labels(str(code)).inc()
     # Accept first: a close before accepting reaches the browser as a bare failed
     # handshake, without the code that tells it why.
     await consumer.accept()
+    if retry_after_ms is not None:
+        await consumer.send(
+            protocol.encode(
+                Error(
+                    code=Error.RATE_LIMITED,
+                    detail="Too many new connections from your address; try again shortly.",
+                    retry_after_ms=retry_after_ms,
+                )
+            )
+        )
     await consumer.close(code=code)
 
 
@@ -86,6 +97,38 @@ class NoSuchRoomConsumer(LeanConsumer):
         await refuse(self, protocol.CLOSE_ROOM_NOT_FOUND)
 
 
+class TooManySocketsConsumer(LeanConsumer):
+    def __init__(self, retry_after_ms: int) -> None:
+        super().__init__()
+        self.retry_after_ms = retry_after_ms
+
+    async def connect(self) -> None:
+        await refuse(self, protocol.CLOSE_TOO_MANY, retry_after_ms=self.retry_after_ms)
+
+
+def client_address(scope) -> str:
+    """The client's address; behind a trusted proxy, uvicorn's --proxy-headers put the
+    original client's here."""
+    return (scope.get("client") or ("unknown",))[0]
+
+
+class SocketRateLimit:
+    """Counts each new socket against its address before anything else is done for it
+    (the session lookup is a database query): over the limit, it is accepted, told
+    `rate_limited` with `retry_after_ms`, and closed with 4429."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        wait_ms = await ratelimit.async_limits().refused(
+            (ratelimit.socket_per_address(), client_address(scope))
+        )
+        if wait_ms is None:
+            return await self.app(scope, receive, send)
+        return await TooManySocketsConsumer(wait_ms)(scope, receive, send)
+
+
 class ChatConsumer(LeanConsumer):
     room_id: int | None = None
     socket: realtime.LocalSocket | None = None
@@ -93,6 +136,7 @@ class ChatConsumer(LeanConsumer):
     posted = rejected = 0
 
     async def connect(self) -> None:
+        self.address = client_address(self.scope)
         user = self.scope["user"]
         if not user.is_authenticated:
             await refuse(self, protocol.CLOSE_NOT_AUTHENTICATED)
@@ -102,9 +146,6 @@ class ChatConsumer(LeanConsumer):
             await refuse(self, protocol.CLOSE_ROOM_NOT_FOUND)
             return
         self.user = user
-        self.rate = TokenBucket(
-            burst=settings.CHAT_RATE_BURST, per_second=settings.CHAT_RATE_PER_SECOND
-        )
         self.posts_in_flight = asyncio.Semaphore(MAX_POSTS_IN_FLIGHT)
         self.socket = realtime.LocalSocket(
             self.base_send,
@@ -175,13 +216,16 @@ class ChatConsumer(LeanConsumer):
             )
 
     async def _post(self, frame: protocol.SendMessage) -> None:
-        wait = self.rate.take()
-        if wait:
+        wait_ms = await ratelimit.async_limits().refused(
+            (ratelimit.message_per_person(), str(self.user.pk)),
+            (ratelimit.message_per_address(), self.address),
+        )
+        if wait_ms is not None:
             self._send_error(
                 Error.RATE_LIMITED,
                 "Too many messages; this one was not stored, send it again shortly.",
                 frame.client_id,
-                retry_after_ms=math.ceil(wait * 1000),
+                retry_after_ms=wait_ms,
             )
             return
         # Keep reading while the post is stored: a client's messages share batches and it

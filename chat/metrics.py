@@ -28,6 +28,9 @@ deliveries = Counter("chat_deliveries", "Frames written to room sockets by the f
 resumes = Counter("chat_resumes", "Catch-up (sync) requests served.")
 resumed_messages = Counter("chat_resumed_messages", "Messages sent in answer to sync.")
 frames_rejected = Counter("chat_frames_rejected", "Frames refused, by error code.", ["code"])
+sockets_refused = Counter(
+    "chat_sockets_refused", "Sockets closed as they opened, by close code.", ["code"]
+)
 fanout_seconds = Histogram(
     "chat_fanout_seconds",
     "From a message's commit to its frames being written to this worker's sockets.",

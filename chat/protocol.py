@@ -118,6 +118,8 @@ class Error(Frame, tag="error"):
 # Close codes for a refused socket (the handshake is accepted so the browser can read them).
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_ROOM_NOT_FOUND = 4404
+# Too many new sockets from one address: an `error` frame with `retry_after_ms` comes first.
+CLOSE_TOO_MANY = 4429
 
 
 _encoder = msgspec.json.Encoder()

@@ -1,24 +1,204 @@
+"""Rate limits that hold across worker processes: messages per person and per address,
+joins through the front page per person and per address, new sockets per address.
+
+Each limit is a moving window (the `limits` library): at most `amount` hits in any
+`seconds`. Over Redis (REDIS_URL or REDIS_SENTINELS) every worker counts in the same
+keys, so a person cannot get around a limit by reaching several workers; on the embedded
+default the counts live in this process. A limit over the limit answers how long until
+the next hit is allowed, never waits and never fails the caller: while Redis does not
+answer, each process counts in its own memory for a few seconds and tries Redis again.
+
+The views call the synchronous `Limits`; sockets call `AsyncLimits`, one per event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
 import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits import strategies as sync_strategies
+from limits.aio import strategies as async_strategies
+from limits.aio.storage import MemoryStorage as AsyncMemoryStorage
+from limits.storage import MemoryStorage, storage_from_string
+
+log = logging.getLogger(__name__)
+
+# After the shared store fails, count in process memory this long before asking it again:
+# a Redis outage costs each hit nothing, not a connect timeout.
+FALLBACK_SECONDS = 5.0
 
 
-class TokenBucket:
-    """Allows `burst` actions at once and `per_second` after that, per connection."""
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str  # part of the key, and what logs and metrics call it
+    amount: int
+    seconds: int
 
-    __slots__ = ("capacity", "clock", "per_second", "tokens", "updated")
+    @property
+    def item(self) -> RateLimitItem:
+        return RateLimitItemPerSecond(self.amount, self.seconds)
 
-    def __init__(self, *, burst: int, per_second: float, clock=time.monotonic):
-        self.capacity = float(burst)
-        self.per_second = per_second
-        self.tokens = float(burst)
-        self.clock = clock
-        self.updated = clock()
 
-    def take(self) -> float:
-        """Take one token: 0 if allowed, else the seconds until one is available."""
-        now = self.clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.per_second)
-        self.updated = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.per_second
+def _rule(name: str, amount: int, per_second: float) -> Rule:
+    # A burst of `amount`, then `per_second` on average: `amount` in any amount/per_second s.
+    return Rule(name, max(1, amount), max(1, math.ceil(amount / per_second)))
+
+
+def message_per_person() -> Rule:
+    return _rule("message-person", settings.CHAT_RATE_BURST, settings.CHAT_RATE_PER_SECOND)
+
+
+def message_per_address() -> Rule:
+    return _rule(
+        "message-address", settings.CHAT_RATE_ADDRESS_BURST, settings.CHAT_RATE_ADDRESS_PER_SECOND
+    )
+
+
+def join_per_person() -> Rule:
+    return Rule("join-person", settings.CHAT_JOINS_PER_MINUTE, 60)
+
+
+def join_per_address() -> Rule:
+    return Rule("join-address", settings.CHAT_JOINS_PER_MINUTE_PER_ADDRESS, 60)
+
+
+def socket_per_address() -> Rule:
+    return Rule("socket-address", settings.CHAT_SOCKETS_PER_MINUTE_PER_ADDRESS, 60)
+
+
+Check = tuple[Rule, str]  # a rule, and whom it counts (a person's id, an address)
+
+
+def _retry_after_ms(reset_time: float) -> int:
+    return max(1, math.ceil((reset_time - time.time()) * 1000))
+
+
+class _Fallback:
+    """When the shared store last failed, so that an outage is logged once."""
+
+    def __init__(self) -> None:
+        self.failed_at: float | None = None
+
+    def shared_usable(self) -> bool:
+        return self.failed_at is None or time.monotonic() - self.failed_at > FALLBACK_SECONDS
+
+    def failed(self, error: Exception) -> None:
+        if self.failed_at is None:
+            log.warning(
+                "rate limits: the shared store does not answer; counting in this process",
+                extra={"error": repr(error)},
+            )
+        self.failed_at = time.monotonic()
+
+    def answered(self) -> None:
+        if self.failed_at is not None:
+            log.info("rate limits: counting in the shared store again")
+        self.failed_at = None
+
+
+class Limits:
+    """The limits for synchronous callers (views)."""
+
+    def __init__(self) -> None:
+        uri = settings.CHAT_LIMITS_STORAGE
+        self._local = sync_strategies.MovingWindowRateLimiter(MemoryStorage())
+        self._shared = (
+            None
+            if uri.startswith("memory")
+            else sync_strategies.MovingWindowRateLimiter(
+                storage_from_string(uri, **settings.CHAT_LIMITS_STORAGE_OPTIONS)
+            )
+        )
+        self._fallback = _Fallback()
+
+    def refused(self, *checks: Check) -> int | None:
+        """Count one hit against each check; None if all allow it, else the milliseconds
+        until the strictest of those that refused allows one again."""
+        if self._shared is not None and self._fallback.shared_usable():
+            try:
+                answer = self._count(self._shared, checks)
+            except Exception as error:
+                self._fallback.failed(error)
+            else:
+                self._fallback.answered()
+                return answer
+        return self._count(self._local, checks)
+
+    @staticmethod
+    def _count(limiter, checks: tuple[Check, ...]) -> int | None:
+        waits = []
+        for rule, who in checks:
+            if not limiter.hit(rule.item, rule.name, who):
+                waits.append(
+                    _retry_after_ms(limiter.get_window_stats(rule.item, rule.name, who)[0])
+                )
+        return max(waits) if waits else None
+
+
+class AsyncLimits:
+    """The limits for the sockets, bound to one event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        uri = settings.CHAT_LIMITS_STORAGE
+        self._local = async_strategies.MovingWindowRateLimiter(AsyncMemoryStorage())
+        self._shared = (
+            None
+            if uri.startswith("memory")
+            else async_strategies.MovingWindowRateLimiter(
+                storage_from_string(
+                    f"async+{uri}", implementation="redispy", **settings.CHAT_LIMITS_STORAGE_OPTIONS
+                )
+            )
+        )
+        self._fallback = _Fallback()
+
+    async def refused(self, *checks: Check) -> int | None:
+        """As Limits.refused; the checks are counted at once (one round trip to Redis)."""
+        if self._shared is not None and self._fallback.shared_usable():
+            try:
+                answer = await self._count(self._shared, checks)
+            except Exception as error:
+                self._fallback.failed(error)
+            else:
+                self._fallback.answered()
+                return answer
+        return await self._count(self._local, checks)
+
+    @staticmethod
+    async def _count(limiter, checks: tuple[Check, ...]) -> int | None:
+        allowed = await asyncio.gather(
+            *(limiter.hit(rule.item, rule.name, who) for rule, who in checks)
+        )
+        refused = [check for check, ok in zip(checks, allowed, strict=True) if not ok]
+        if not refused:
+            return None
+        stats = await asyncio.gather(
+            *(limiter.get_window_stats(rule.item, rule.name, who) for rule, who in refused)
+        )
+        return max(_retry_after_ms(reset_time) for reset_time, _ in stats)
+
+
+_limits: Limits | None = None
+_async_limits: AsyncLimits | None = None
+
+
+def limits() -> Limits:
+    global _limits
+    if _limits is None:
+        _limits = Limits()
+    return _limits
+
+
+def async_limits() -> AsyncLimits:
+    """This process's socket limits, bound to the running event loop (tests run several)."""
+    global _async_limits
+    loop = asyncio.get_running_loop()
+    if _async_limits is None or _async_limits.loop is not loop:
+        _async_limits = AsyncLimits(loop)
+    return _async_limits

@@ -1,5 +1,6 @@
 import asyncio
 import logging
+import math
 from urllib.parse import urlencode
 
 from channels.db import database_sync_to_async
@@ -11,9 +12,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from chat import metrics, protocol, realtime, selectors, services
+from chat import metrics, protocol, ratelimit, realtime, selectors, services
 from chat.forms import JoinForm
-from chat.models import Room
+from chat.models import Room, name_key
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +26,39 @@ def _room_or_404(room_id: int) -> Room:
     return room
 
 
+def _people_joining(request: HttpRequest, name: str) -> list[ratelimit.Check]:
+    """Whom a join counts against: the name asked for, and the person logged in."""
+    checks = [(ratelimit.join_per_person(), f"name:{name_key(name)}")]
+    if request.user.is_authenticated:
+        checks.append((ratelimit.join_per_person(), f"user:{request.user.pk}"))
+    return checks
+
+
 @require_http_methods(["GET", "POST"])
 def index(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = JoinForm(request.POST)
         if form.is_valid():
             name, room_name = form.cleaned_data["name"], form.cleaned_data["room"]
+            wait_ms = ratelimit.limits().refused(
+                *_people_joining(request, name),
+                (ratelimit.join_per_address(), request.META.get("REMOTE_ADDR") or "unknown"),
+            )
+            if wait_ms is not None:
+                seconds = math.ceil(wait_ms / 1000)
+                form.add_error(
+                    None,
+                    f"Too many joins in a short time. Please try again in {seconds} "
+                    f"second{'s' if seconds != 1 else ''}.",
+                )
+                response = render(
+                    request,
+                    "chat/index.html",
+                    {"form": form, "rooms": selectors.rooms_recent()},
+                    status=429,
+                )
+                response["Retry-After"] = str(seconds)
+                return response
             try:
                 user = services.guest_claim(name=name, current_user=request.user)
             except services.NameTaken:

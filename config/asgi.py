@@ -14,12 +14,15 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from chat.consumers import SocketRateLimit  # noqa: E402
 from chat.middleware import SameOriginOnly, SessionAuthMiddleware  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": SameOriginOnly(SessionAuthMiddleware(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginOnly(
+            SocketRateLimit(SessionAuthMiddleware(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

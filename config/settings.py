@@ -169,19 +169,49 @@ def _host_and_port(address: str, default_port: int = 26379) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def redis_limits_storage(
+    url: str = "",
+    prefix: str = "chat",
+    *,
+    sentinels: list[str] | None = None,
+    master_name: str = "mymaster",
+    password: str | None = None,
+) -> tuple[str, dict]:
+    """Where the rate limits count (chat/ratelimit.py), as the `limits` library names it:
+    the same Redis as the channel layer, so that every worker counts in the same keys."""
+    # A limit must never hold a message up for long: a Redis that does not answer at once
+    # is treated as away (each process counts alone for a few seconds).
+    options: dict = {
+        "key_prefix": f"{prefix}:limits",
+        "socket_timeout": 0.5,
+        "socket_connect_timeout": 0.5,
+    }
+    if not sentinels:
+        return url, options
+    addresses = [_host_and_port(sentinel) for sentinel in sentinels]
+    hosts = ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in addresses)
+    options.update(
+        use_replicas=False,  # counts are read back from the master they were written to
+        sentinel_kwargs={"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+    )
+    if password:
+        options["password"] = password
+    return f"redis+sentinel://{hosts}/{master_name}", options
+
+
 REDIS_URL = env.str("REDIS_URL", default="")
 REDIS_SENTINELS = env.list("REDIS_SENTINELS", default=[])
 if REDIS_URL or REDIS_SENTINELS:
-    CHANNEL_LAYERS = {
-        "default": redis_channel_layer(
-            REDIS_URL,
-            env.str("CHANNELS_REDIS_PREFIX", default="chat"),
-            sentinels=REDIS_SENTINELS,
-            master_name=env.str("REDIS_SENTINEL_MASTER", default="mymaster"),
-            password=env.str("REDIS_PASSWORD", default="") or None,
-        )
+    _redis = {
+        "prefix": env.str("CHANNELS_REDIS_PREFIX", default="chat"),
+        "sentinels": REDIS_SENTINELS,
+        "master_name": env.str("REDIS_SENTINEL_MASTER", default="mymaster"),
+        "password": env.str("REDIS_PASSWORD", default="") or None,
     }
+    CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL, **_redis)}
+    CHAT_LIMITS_STORAGE, CHAT_LIMITS_STORAGE_OPTIONS = redis_limits_storage(REDIS_URL, **_redis)
 else:
+    CHAT_LIMITS_STORAGE, CHAT_LIMITS_STORAGE_OPTIONS = "memory://", {}
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels.layers.InMemoryChannelLayer",
@@ -255,9 +285,18 @@ CHAT_CATCH_UP_MAX = 500
 # Frames queued for a client that has stopped reading, beyond what the server's transport
 # buffers; past this its socket is closed (1013) and it catches up when it returns.
 CHAT_SOCKET_BACKLOG = env.int("CHAT_SOCKET_BACKLOG", default=1000)
+# Rate limits (chat/ratelimit.py), shared by all workers through Redis when it is set.
 # A person types a few messages a second at most; a burst allows pasting several lines.
 CHAT_RATE_BURST = env.int("CHAT_RATE_BURST", default=20)
 CHAT_RATE_PER_SECOND = env.float("CHAT_RATE_PER_SECOND", default=5.0)
+# One address may be a whole office behind one router: ten busy people at once.
+CHAT_RATE_ADDRESS_BURST = env.int("CHAT_RATE_ADDRESS_BURST", default=200)
+CHAT_RATE_ADDRESS_PER_SECOND = env.float("CHAT_RATE_ADDRESS_PER_SECOND", default=50.0)
+# Joins through the front page (each may make a guest and a room).
+CHAT_JOINS_PER_MINUTE = env.int("CHAT_JOINS_PER_MINUTE", default=10)
+CHAT_JOINS_PER_MINUTE_PER_ADDRESS = env.int("CHAT_JOINS_PER_MINUTE_PER_ADDRESS", default=60)
+# New sockets: every open tab reconnects once after a worker restarts.
+CHAT_SOCKETS_PER_MINUTE_PER_ADDRESS = env.int("CHAT_SOCKETS_PER_MINUTE_PER_ADDRESS", default=300)
 
 # One line per event. JSON for log collectors (the default with DEBUG off), key=value for
 # a terminal; every line made while handling a socket carries its connection id (chat/logs.py).

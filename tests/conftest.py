@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 
+from chat import ratelimit
 from chat.models import Room, User, name_key
 from config.asgi import application
 
@@ -108,6 +109,13 @@ def socket_for() -> Callable[..., Awaitable[WebsocketCommunicator]]:
 
 def new_client_id() -> str:
     return uuid.uuid4().hex
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(monkeypatch):
+    """Each test counts from zero: the limits of the embedded default live in the process."""
+    monkeypatch.setattr(ratelimit, "_limits", None)
+    monkeypatch.setattr(ratelimit, "_async_limits", None)
 
 
 @pytest.fixture(autouse=True)

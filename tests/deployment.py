@@ -44,6 +44,18 @@ def _redis_client():
     return client
 
 
+# Test crowds come from one address and post far faster than people: no limit gets in the way.
+UNLIMITED = {
+    "CHAT_RATE_BURST": "100000",
+    "CHAT_RATE_PER_SECOND": "100000",
+    "CHAT_RATE_ADDRESS_BURST": "100000",
+    "CHAT_RATE_ADDRESS_PER_SECOND": "100000",
+    "CHAT_JOINS_PER_MINUTE": "100000",
+    "CHAT_JOINS_PER_MINUTE_PER_ADDRESS": "100000",
+    "CHAT_SOCKETS_PER_MINUTE_PER_ADDRESS": "100000",
+}
+
+
 @dataclass
 class Deployment:
     env: dict[str, str]
@@ -65,8 +77,7 @@ def two_workers(var_dir: Path) -> Iterator[Deployment]:
         DATABASE_URL=f"{POSTGRES}/{name}",
         REDIS_URL=REDIS,
         CHANNELS_REDIS_PREFIX=prefix,
-        CHAT_RATE_BURST="100000",
-        CHAT_RATE_PER_SECOND="100000",
+        **UNLIMITED,
     )
     workers: list[LiveServer] = []
     try:

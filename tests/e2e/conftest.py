@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from tests.deployment import UNLIMITED
 from tests.live_server import ROOT, manage, server_env, start_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -52,7 +53,7 @@ class ChatServer:
 @pytest.fixture(scope="session")
 def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer]:
     var_dir = tmp_path_factory.mktemp("chat-e2e")
-    env = server_env(var_dir)
+    env = server_env(var_dir, **UNLIMITED)  # every person in these tests is on 127.0.0.1
     manage(env, "migrate", "--no-input")
     manage(env, "collectstatic", "--no-input")
     server = start_server(env, var_dir / "server.log")

@@ -187,3 +187,31 @@ def read_metrics(worker) -> dict[str, float]:
         name: float(value)
         for name, _, value in (line.partition(" ") for line in lines if line and line[0] != "#")
     }
+
+
+async def test_a_persons_message_limit_holds_across_workers(deployment, tmp_path):
+    """Two workers with a limit of 5 messages in 10 s: a person posting through both gets 5
+    stored, whichever worker each went to, and is told when to send the rest again."""
+    limited = {**deployment.env, "CHAT_RATE_BURST": "5", "CHAT_RATE_PER_SECOND": "0.5"}
+    workers = [start_server(limited, tmp_path / f"limited{n}.log") for n in (1, 2)]
+    try:
+        room_id, (alice,) = await people_in_a_new_room(deployment, 1)
+        sockets = [await open_socket(worker, alice, room_id) for worker in workers]
+        for number in range(8):
+            await sockets[number % 2].send(send_frame(f"message {number}"))
+        answers = []
+        for socket in sockets:
+            while len([a for a in answers if a[0] is socket]) < 4:
+                frame = json.loads(await asyncio.wait_for(socket.recv(), 10))
+                if frame["type"] in ("ack", "error"):
+                    answers.append((socket, frame))
+        frames = [frame for _, frame in answers]
+        assert sum(frame["type"] == "ack" for frame in frames) == 5
+        refused = [frame for frame in frames if frame["type"] == "error"]
+        assert {frame["code"] for frame in refused} == {"rate_limited"}
+        assert all(0 < frame["retry_after_ms"] <= 10_000 for frame in refused)
+        for socket in sockets:
+            await socket.close()
+    finally:
+        for worker in workers:
+            worker.stop()

@@ -8,6 +8,7 @@ const BACKOFF_CAP_MS = 15000;
 const GAP_WAIT_MS = 400; // a missing number usually arrives on its own within this
 const RETRY_DEFAULT_MS = 1000;
 const CLOSE_RESTART = 1012; // the server is restarting: go to another worker at once
+const CLOSE_TOO_MANY = 4429; // too many new sockets from this address: wait as told
 const CLOSE_FATAL = {
   4401: "Your session has ended. Join again from the front page.",
   4404: "This room no longer exists.",
@@ -112,6 +113,7 @@ export class RoomConnection {
     this.syncing = false;
     this.closedForGood = false;
     this.resendTimers = new Map(); // clientId -> timer of a resend the server asked for
+    this.waitBeforeReconnectMs = 0; // what the server last asked for, before closing
     this.early = new Map(); // seq -> message that arrived before the ones below it
   }
 
@@ -141,7 +143,9 @@ export class RoomConnection {
         return;
       }
       this.onState("offline");
-      this.scheduleReconnect(event.code === CLOSE_RESTART ? 0 : this.backoff());
+      if (event.code === CLOSE_RESTART) this.scheduleReconnect(0);
+      else if (event.code === CLOSE_TOO_MANY) this.scheduleReconnect(Math.max(this.waitBeforeReconnectMs, this.backoff()));
+      else this.scheduleReconnect(this.backoff());
     });
   }
 
@@ -245,6 +249,7 @@ export class RoomConnection {
     const clientId = error.client_id;
     const entry = clientId ? this.outbox.get(clientId) : null;
     if (!entry) {
+      if (error.code === "rate_limited") this.waitBeforeReconnectMs = error.retry_after_ms || RETRY_DEFAULT_MS;
       // Only a sync goes without a client id: ask again, or gaps would stay unfilled.
       if (this.syncing) {
         this.syncing = false;
