@@ -7,7 +7,7 @@ PORT ?= 8000
 # The suite's second pass runs against this PostgreSQL (it makes and drops its own test_chat).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chat
 
-.PHONY: run serve test test-unit test-postgres test-scaleout test-e2e lint install install-test browser clean bench
+.PHONY: run serve test test-unit test-postgres test-scaleout test-faults test-e2e lint install install-test browser clean bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,16 +41,23 @@ serve: install
 ## The whole suite: unit and socket tests on SQLite and on PostgreSQL, two worker
 ## processes over PostgreSQL and Redis, then the browser tests in their own run
 ## (Playwright's loop and pytest-asyncio's don't share a process).
-test: install-test browser test-unit test-postgres test-scaleout test-e2e
+test: install-test browser test-unit test-postgres test-scaleout test-faults test-e2e
+
+UNIT := not e2e and not scaleout and not faults
 
 test-unit: install-test
-	$(BIN)/pytest -m "not e2e and not scaleout"
+	$(BIN)/pytest -m "$(UNIT)"
 
 test-postgres: install-test
-	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -m "not e2e and not scaleout" -p no:cacheprovider
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -m "$(UNIT)" -p no:cacheprovider
 
 test-scaleout: install-test
 	$(BIN)/pytest -m scaleout
+
+## Faults: workers killed, Redis and PostgreSQL cut off, storms, slow readers, a host cut
+## off the network, while a crowd posts; each ends by checking nothing was lost or doubled.
+test-faults: install-test
+	$(BIN)/pytest -m faults
 
 test-e2e: install-test browser
 	$(BIN)/pytest -m e2e
