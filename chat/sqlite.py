@@ -10,6 +10,7 @@ own, which SQLite lets run alongside the writer.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -46,6 +47,8 @@ def _checkpoint_forever(database_path: str, every: float) -> None:
             # later round does.
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error:
+            if not os.path.exists(database_path):
+                return  # the database was removed (a test run's, say): nothing to keep up
             log.warning(
                 "WAL checkpoint failed; will retry",
                 extra={"database": str(database_path)},

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 
 import pytest
 from channels.db import database_sync_to_async
@@ -497,3 +498,27 @@ async def test_sockets_messages_resumes_and_refusals_are_counted_for_prometheus(
     await alice_socket.disconnect()
     await bob_socket.disconnect()
     assert sample("chat_connections_open") == before["chat_connections_open"]
+
+
+async def test_posts_are_stored_while_logins_and_catch_up_reads_hold_the_database_thread(
+    socket_for, room, alice
+):
+    """Hundreds of sockets reconnecting queue their session lookups and catch-up reads in
+    the thread they share; posts are written in a thread of their own and do not wait."""
+    socket = await joined(socket_for, room, alice)
+    started, release = threading.Event(), threading.Event()
+
+    def a_long_read() -> None:
+        started.set()
+        release.wait(10)
+
+    reading = asyncio.ensure_future(database_sync_to_async(a_long_read)())
+    await asyncio.to_thread(started.wait, 5)
+    try:
+        await socket.send_json_to(message_frame("not stuck behind the reads"))
+        frames = [await socket.receive_json_from(timeout=3) for _ in range(2)]
+        assert {frame["type"] for frame in frames} == {"ack", "message"}
+    finally:
+        release.set()
+        await reading
+    await socket.disconnect()

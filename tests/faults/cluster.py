@@ -102,6 +102,9 @@ class Cluster:
         self.workers.append(worker)
         return worker
 
+    def manage(self, *args: str) -> str:
+        return manage(self.env, *args)
+
     def kill(self, worker: LiveServer) -> None:
         worker.process.send_signal(signal.SIGKILL)
         worker.process.wait()

@@ -51,6 +51,7 @@ class Person:
     prefer: int = 0  # which worker to try first
     plant: str | None = None
     receive_buffer: int | None = None  # a client on a slow link, if set
+    padding: int = 0  # makes each message this many times two characters longer
 
     last_seq: int = 0
     view: list[tuple[int, str, str]] = field(default_factory=list)  # seq, client_id, text
@@ -63,6 +64,7 @@ class Person:
     refused: list[dict] = field(default_factory=list)
     closes: Counter = field(default_factory=Counter)
     connections: int = 0
+    ports: list[int] = field(default_factory=list)  # the worker of each connection
     live_frames: int = 0
 
     def __post_init__(self) -> None:
@@ -85,7 +87,7 @@ class Person:
 
     def say_something(self) -> str:
         client_id = secrets.token_hex(8)
-        text = f"{self.name} #{next(self._counter)}"
+        text = f"{self.name} #{next(self._counter)}" + " ." * self.padding
         self.outbox[client_id] = text
         self.sent[client_id] = text
         self._transmit(client_id)
@@ -159,6 +161,7 @@ class Person:
     async def _serve(self, socket: ClientConnection, port: int) -> float:
         self._socket, self._port = socket, port
         self.connections += 1
+        self.ports.append(port)
         self._attempts = 0
         self._syncing = False
         self.connected.set()
