@@ -65,17 +65,16 @@ class LiveServer:
     port: int
     process: subprocess.Popen
     log_path: Path
-
-    host = HOST
+    host: str = HOST
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     origin = url  # what a browser on this server sends as Origin
 
     def socket_url(self, room_id: int) -> str:
-        return f"ws://{HOST}:{self.port}/ws/rooms/{room_id}/"
+        return f"ws://{self.host}:{self.port}/ws/rooms/{room_id}/"
 
     def stop(self) -> None:
         self.process.terminate()
@@ -86,18 +85,30 @@ class LiveServer:
             self.process.wait()
 
 
-def start_server(env: dict[str, str], log_path: Path, *, ready_path: str = "/readyz") -> LiveServer:
-    """Start the production command, `bin/serve`, with one worker; wait until it answers."""
+def start_server(
+    env: dict[str, str],
+    log_path: Path,
+    *,
+    ready_path: str = "/readyz",
+    host: str = HOST,
+    run_in: tuple[str, ...] = (),
+) -> LiveServer:
+    """Start the production command, `bin/serve`, with one worker; wait until it answers.
+    `run_in` prefixes the command (`ip netns exec HOST`, to run it on another host)."""
     port = free_port()
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [str(ROOT / "bin" / "serve"), "--host", HOST, "--port", str(port), "--workers", "1"],
+            [
+                *run_in,
+                str(ROOT / "bin" / "serve"),
+                *("--host", host, "--port", str(port), "--workers", "1"),
+            ],
             cwd=ROOT,
             env={**env, "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}"},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    server = LiveServer(port, process, log_path)
+    server = LiveServer(port, process, log_path, host)
     deadline = time.monotonic() + 30
     while True:
         try:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -96,9 +97,23 @@ class Cluster:
     workdir: Path
     workers: list[LiveServer] = field(default_factory=list)
 
-    def start_worker(self, **env: str) -> LiveServer:
+    def start_worker(self, host: Host | None = None, **env: str) -> LiveServer:
+        """A worker on this machine, or on `host`, reaching PostgreSQL and Redis through
+        the host's link to this machine."""
         number = len(self.workers) + 1
-        worker = start_server({**self.env, **env}, self.workdir / f"worker{number}.log")
+        log_path = self.workdir / f"worker{number}.log"
+        if host is None:
+            worker = start_server({**self.env, **env}, log_path)
+        else:
+            there = {
+                key: self.env[key].replace(f"@{HOST}:", f"@{host.gateway}:")
+                if key == "DATABASE_URL"
+                else self.env[key].replace(f"//{HOST}:", f"//{host.gateway}:")
+                for key in ("DATABASE_URL", "REDIS_URL")
+            }
+            worker = start_server(
+                {**self.env, **there, **env}, log_path, host=host.address, run_in=host.run_in
+            )
         self.workers.append(worker)
         return worker
 
@@ -152,17 +167,21 @@ def cluster(
     template: tuple[str, dict[str, str]],
     *,
     workers: int = 2,
-    listen_hosts: tuple[str, ...] = (HOST,),
+    hosts: list[Host] | None = None,
     **env: str,
 ) -> Iterator[Cluster]:
+    """Workers on this machine, or one on each of `hosts`."""
+    listen_hosts = (HOST, *(host.gateway for host in hosts or ()))
     template_name, shared = template
     admin = postgres_admin()
     name = f"chat_faults_{secrets.token_hex(4)}"
     admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
-    pg_port = int(POSTGRES.rsplit(":", 1)[1]) if POSTGRES.count(":") >= 2 else 5432
+    postgres = urlsplit(POSTGRES)
     redis = RedisServer(workdir, bind=listen_hosts)
     redis.start()
-    proxy = FaultProxy(pg_port, listen_hosts=listen_hosts)
+    proxy = FaultProxy(
+        postgres.port or 5432, target_host=postgres.hostname or HOST, listen_hosts=listen_hosts
+    )
     proxy.__enter__()
     (workdir / "prometheus").mkdir(exist_ok=True)
     cluster_env = server_env(
@@ -174,11 +193,14 @@ def cluster(
         REDIS_URL=redis.url,
         **UNLIMITED,
     )
+    if hosts:
+        allowed = [HOST, "localhost", *(host.address for host in hosts)]
+        cluster_env["DJANGO_ALLOWED_HOSTS"] = ",".join(allowed)
     cluster_env.update(env)
     result = Cluster(cluster_env, name, proxy, redis, workdir)
     try:
-        for _ in range(workers):
-            result.start_worker()
+        for number in range(len(hosts) if hosts else workers):
+            result.start_worker(hosts[number] if hosts else None)
         yield result
     finally:
         for worker in result.workers:
@@ -190,10 +212,71 @@ def cluster(
         admin.close()
 
 
-def environment_has_network_namespaces() -> str | None:
-    """Why network namespaces cannot be made here, or None if they can."""
+@dataclass
+class Host:
+    """An app host of the test's own: a network namespace joined to this one by a veth
+    pair. The host is `address`; this machine is `gateway` on the same link."""
+
+    namespace: str
+    link: str  # this side of the veth pair: set it down to cut the host off
+    address: str
+    gateway: str
+
+    @property
+    def run_in(self) -> tuple[str, ...]:
+        return ("ip", "netns", "exec", self.namespace)
+
+    def cut_off(self) -> None:
+        _ip("link", "set", self.link, "down")
+
+    def reconnect(self) -> None:
+        _ip("link", "set", self.link, "up")
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+
+@contextmanager
+def app_hosts(count: int) -> Iterator[list[Host]]:
     if os.geteuid() != 0:
-        return "network namespaces need root"
+        pytest.skip("separate app hosts are network namespaces, which need root")
     if shutil.which("ip") is None:
-        return "the ip command (iproute2) is missing"
-    return None
+        pytest.skip("separate app hosts need the ip command (iproute2)")
+    tag = secrets.token_hex(2)
+    subnet = 100 + secrets.randbelow(150)
+    hosts: list[Host] = []
+    try:
+        for number in range(1, count + 1):
+            host = Host(
+                namespace=f"chat-{tag}-{number}",
+                link=f"ch{tag}{number}a",
+                address=f"10.{subnet}.{number}.2",
+                gateway=f"10.{subnet}.{number}.1",
+            )
+            inside = f"ch{tag}{number}b"
+            _ip("netns", "add", host.namespace)
+            hosts.append(host)
+            _ip("link", "add", host.link, "type", "veth", "peer", "name", inside)
+            _ip("link", "set", inside, "netns", host.namespace)
+            _ip("addr", "add", f"{host.gateway}/24", "dev", host.link)
+            _ip("link", "set", host.link, "up")
+            for command in (
+                ("addr", "add", f"{host.address}/24", "dev", inside),
+                ("link", "set", inside, "up"),
+                ("link", "set", "lo", "up"),
+            ):
+                _ip("netns", "exec", host.namespace, "ip", *command)
+    except subprocess.CalledProcessError as exc:
+        _remove(hosts)
+        pytest.skip(f"network namespaces cannot be made here: {exc.stderr.decode().strip()}")
+    try:
+        yield hosts
+    finally:
+        _remove(hosts)
+
+
+def _remove(hosts: list[Host]) -> None:
+    for host in hosts:
+        subprocess.run(["ip", "link", "del", host.link], capture_output=True, timeout=10)
+        subprocess.run(["ip", "netns", "del", host.namespace], capture_output=True, timeout=10)
