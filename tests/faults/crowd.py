@@ -103,6 +103,8 @@ class Person:
         self._hold_until = time.monotonic() + seconds
         if self._socket is not None:
             self._socket.transport.abort()
+            self._socket = None  # from now on, what is said waits in the outbox
+            self.connected.clear()
 
     def stop_reading(self) -> None:
         self._reading.clear()
@@ -349,6 +351,19 @@ class Crowd:
         while self._posting:
             person.say_something()
             await asyncio.sleep(self.interval * (0.5 + random.random()))
+
+    async def talk(
+        self, messages: int = 40, *, people: list[Person] | None = None, timeout: float = 60
+    ) -> None:
+        """Wait until every person (of `people`) has seen `messages` more messages: the
+        room is busy on every worker (a wait for traffic, not for a length of time)."""
+        people = self.people if people is None else people
+        start = {person: person.last_seq for person in people}
+        deadline = time.monotonic() + timeout
+        while any(person.last_seq < start[person] + messages for person in people):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the room did not see {messages} messages in {timeout} s")
+            await asyncio.sleep(0.02)
 
     async def fault_over(self, last_seq: Callable[[], int]) -> None:
         """The fault has ended: from now, time how long until everyone is whole again

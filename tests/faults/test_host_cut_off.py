@@ -21,13 +21,13 @@ async def test_a_host_cut_off_for_ten_seconds_loses_nothing_and_stores_nothing_t
     with app_hosts(2) as hosts, cluster(tmp_path, template, hosts=hosts) as deployment:
         crowd = await Crowd.gather(lambda: deployment.workers, 20, interval=0.5)
         await crowd.start()
-        await asyncio.sleep(2)
+        await crowd.talk()
         cut_off = hosts[0]
         await asyncio.to_thread(cut_off.cut_off)
         await asyncio.sleep(10)
         await asyncio.to_thread(cut_off.reconnect)
         await crowd.fault_over(lambda: deployment.last_seq(crowd.room_id))
-        await asyncio.sleep(3)
+        await crowd.talk()
         await crowd.settle(lambda: deployment.last_seq(crowd.room_id), timeout=90)
         check(
             crowd,

@@ -22,12 +22,12 @@ async def test_redis_stopped_for_five_seconds_and_restarted_loses_nothing(templa
     with cluster(tmp_path, template) as deployment:
         crowd = await Crowd.gather(lambda: deployment.workers, 20, interval=0.5)
         await crowd.start()
-        await asyncio.sleep(2)
+        await crowd.talk()
         await asyncio.to_thread(deployment.redis.stop)
         await asyncio.sleep(5)  # each worker's own people still hear each other
         await asyncio.to_thread(deployment.redis.start)  # empty: it kept nothing
         await crowd.fault_over(lambda: deployment.last_seq(crowd.room_id))
-        await asyncio.sleep(3)
+        await crowd.talk()
         await crowd.settle(lambda: deployment.last_seq(crowd.room_id))
         check(crowd, await asyncio.to_thread(deployment.stored, crowd.room_id), "Redis 5 s away")
 
@@ -38,13 +38,13 @@ async def test_postgres_unreachable_for_five_seconds_loses_nothing_and_fails_not
     with cluster(tmp_path, template) as deployment:
         crowd = await Crowd.gather(lambda: deployment.workers, 20, interval=0.5)
         await crowd.start()
-        await asyncio.sleep(2)
+        await crowd.talk()
         deployment.postgres.cut_and_refuse()
         await asyncio.sleep(5)
         deployment.postgres.restore()
         await crowd.fault_over(lambda: deployment.last_seq(crowd.room_id))
         restored_at = crowd.fault_over_at
-        await asyncio.sleep(3)
+        await crowd.talk()
         await crowd.settle(lambda: deployment.last_seq(crowd.room_id))
         tally = check(
             crowd, await asyncio.to_thread(deployment.stored, crowd.room_id), "PostgreSQL 5 s away"
@@ -99,12 +99,13 @@ async def test_commits_cut_while_a_crowd_posts_store_every_message_once(template
     with cluster(tmp_path, template) as deployment:
         crowd = await Crowd.gather(lambda: deployment.workers, 20, interval=0.5)
         await crowd.start()
-        for _ in range(3):
-            await asyncio.sleep(1)
+        for cut in range(1, 4):
+            await crowd.talk(10)
             deployment.postgres.cut_after_commits(1)
-        await asyncio.sleep(1)
+            while deployment.postgres.commits_cut < cut:  # the next commit, whenever it is
+                await asyncio.sleep(0.02)
         await crowd.fault_over(lambda: deployment.last_seq(crowd.room_id))
-        await asyncio.sleep(2)
+        await crowd.talk()
         await crowd.settle(lambda: deployment.last_seq(crowd.room_id))
         tally = check(
             crowd, await asyncio.to_thread(deployment.stored, crowd.room_id), "COMMITs cut x3"

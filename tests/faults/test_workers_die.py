@@ -21,12 +21,12 @@ async def test_a_worker_killed_with_sigkill_loses_nothing_and_stores_nothing_twi
         running = lambda: [w for w in deployment.workers if w.process.poll() is None]  # noqa: E731
         crowd = await Crowd.gather(running, 20, interval=0.5)
         await crowd.start()
-        await asyncio.sleep(2)  # people talking, on both workers
+        await crowd.talk()  # people talking, on both workers
         await asyncio.to_thread(deployment.kill, deployment.workers[0])
         await crowd.fault_over(lambda: deployment.last_seq(crowd.room_id))
-        await asyncio.sleep(2)  # its people move to the other worker and carry on
+        await crowd.talk()  # its people move to the other worker and carry on
         await asyncio.to_thread(deployment.start_worker)  # a replacement comes up
-        await asyncio.sleep(2)
+        await crowd.talk()
         await crowd.settle(lambda: deployment.last_seq(crowd.room_id))
         tally = check(crowd, await asyncio.to_thread(deployment.stored, crowd.room_id), "SIGKILL")
     assert sum(person.connections for person in crowd.people) > len(crowd.people), (
@@ -40,11 +40,11 @@ async def test_a_worker_stopped_with_sigterm_sends_its_people_elsewhere_at_once(
         running = lambda: [w for w in deployment.workers if w.process.poll() is None]  # noqa: E731
         crowd = await Crowd.gather(running, 20, interval=0.5)
         await crowd.start()
-        await asyncio.sleep(2)
+        await crowd.talk()
         leaving = deployment.workers[0]
         await asyncio.to_thread(leaving.stop)  # SIGTERM, and waits for it to finish
         await crowd.fault_over(lambda: deployment.last_seq(crowd.room_id))
-        await asyncio.sleep(2)
+        await crowd.talk()
         await crowd.settle(lambda: deployment.last_seq(crowd.room_id))
         check(crowd, await asyncio.to_thread(deployment.stored, crowd.room_id), "SIGTERM")
     assert sum(person.closes[1012] for person in crowd.people) >= 1
@@ -55,11 +55,12 @@ async def test_the_invariant_notices_a_fault_planted_in_the_crowd(template, tmp_
     with cluster(tmp_path, template, workers=1) as deployment:
         crowd = await Crowd.gather(lambda: deployment.workers, 4, interval=0.2, plant={0: plant})
         await crowd.start()
-        await asyncio.sleep(1)
+        await crowd.talk(10)
         planted = crowd.people[0]
         planted.hold_connection(1.0)  # offline for a second, still typing
         planted.say_something()
-        await asyncio.sleep(2)
+        await asyncio.wait_for(planted.connected.wait(), 10)  # back online
+        await crowd.talk(10)
         await crowd.settle(lambda: deployment.last_seq(crowd.room_id), timeout=5)
         with pytest.raises(InvariantBroken) as broken:
             check(
