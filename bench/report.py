@@ -182,6 +182,27 @@ def summary_rows(scenarios: dict) -> list[tuple[str, str, str, str]]:
                 "",
             )
         )
+
+    product, reference = pair("flood")
+    if product or reference:
+        for label, key in (("without", "others_p99_ms_without"), ("with", "others_p99_ms_with")):
+            p99 = (_get(product, key), _get(reference, key))
+            rows.append(
+                (
+                    f"flood of 100 frames/s: the others' p99 {label} it, ms",
+                    _number(p99[0], digits=1),
+                    _number(p99[1], digits=1),
+                    _ratio(*p99),
+                )
+            )
+        rows.append(
+            (
+                "  the flooder's frames refused (rate_limited)",
+                _number(_get(product, "with a flood", "flooder", "refused", "rate_limited")),
+                _number(_get(reference, "with a flood", "flooder", "refused", "rate_limited")),
+                "",
+            )
+        )
     return rows
 
 

@@ -150,7 +150,11 @@ def machine_description(pinned: bool) -> dict:
 
 
 async def run_one(name: str, kind: str, options: Options, product: dict) -> dict:
-    server = servers.ProductServer(**product) if kind == "product" else servers.ReferenceServer()
+    server = (
+        servers.ProductServer(**product, env=scenarios.SERVER_ENV.get(name))
+        if kind == "product"
+        else servers.ReferenceServer()
+    )
     print(f"\n== {name}: {kind} ==", flush=True)
     started = time.monotonic()
     try:

@@ -45,6 +45,8 @@ class Options:
     # backlog; at 400 msg/s that is ~7 s, well inside the step.
     slow_reader_rate: float = 400
     slow_reader_seconds: float = 15.0
+    flood_rate: float = 100  # frames a second from the one flooding client
+    flood_others_rate: float = 40  # messages a second from ten people, in all
     profile_seconds: int = 10
     profile_to: Path | None = None  # where the one-room product profile goes (no suffix)
 
@@ -530,6 +532,69 @@ async def slow_reader(server: Server, options: Options) -> dict:
     return result
 
 
+# (7) one client floods the room with message frames; the rest talk as people do
+
+
+async def flood(server: Server, options: Options) -> dict:
+    """Ten people talk in a room of 50 at `flood_others_rate` in all, each well inside a
+    person's limit, for one step without a flood and one with a person sending
+    `flood_rate` message frames a second. The product runs with the real per-person limit
+    (SERVER_ENV): the flooder gets `rate_limited` for most frames. The others' latency in
+    the two steps says what the flood costs them."""
+    ledger = Ledger()
+    ledger.expected_errors = {"rate_limited"}  # the flooder's, on purpose
+    people = await loadgen.join_people(server, ledger, {"bench flood": 51})
+    flooder, others = people[-1], people[:-1]
+    flooder.measured = False
+    loadgen.count_audiences(people)
+    await open_all(server, people)
+    senders = others[:10]
+    steps = {}
+    for label, flooding in (("without a flood", False), ("with a flood", True)):
+        flood_stats = StepStats("flood")
+        flooder.current_stats = flood_stats
+        flood_task = (
+            asyncio.ensure_future(
+                loadgen.send_paced(
+                    [flooder], options.flood_rate, options.step_seconds + 1, flood_stats
+                )
+            )
+            if flooding
+            else None
+        )
+        stats = await loadgen.run_step(
+            server,
+            others,
+            senders,
+            label=label,
+            rate=options.flood_others_rate,
+            seconds=options.step_seconds,
+            grace=options.grace_seconds,
+        )
+        if flood_task is not None:
+            await flood_task
+        summary = stats.summary()
+        log(step_line(server.kind, summary) + f"  ({label})")
+        steps[label] = {
+            "others": summary,
+            "flooder": {
+                "sent": flood_stats.sent,
+                "stored": flood_stats.acks,
+                "refused": dict(flood_stats.errors),
+            },
+        }
+        await asyncio.sleep(options.grace_seconds)  # the flood's window passes
+    close_all(people)
+    quiet, loud = steps["without a flood"], steps["with a flood"]
+    return {
+        **steps,
+        "others_p99_ms_without": quiet["others"]["latency_ms"]["p99"],
+        "others_p99_ms_with": loud["others"]["latency_ms"]["p99"],
+        "passed": quiet["others"]["passed"] and loud["others"]["passed"],
+        "violations": ledger.protocol_violations,
+    }
+
+
 Scenario = Callable[[Server, Options], object]
 SCENARIOS: dict[str, Scenario] = {
     "one-room": one_room,
@@ -538,6 +603,13 @@ SCENARIOS: dict[str, Scenario] = {
     "history": history,
     "burst": burst,
     "slow-reader": slow_reader,
+    "flood": flood,
+}
+# Settings a scenario runs the product with, over the benchmark's lifted limits.
+SERVER_ENV: dict[str, dict[str, str]] = {
+    # A person's real message limit (the defaults); addresses stay unlimited, since every
+    # benchmark client comes from 127.0.0.1.
+    "flood": {"CHAT_RATE_BURST": "20", "CHAT_RATE_PER_SECOND": "5"},
 }
 # The reference stores nothing, so it has no history to compare.
 PRODUCT_ONLY = {"history"}

@@ -190,8 +190,16 @@ class ProductServer(Server):
 
     kind = "product"
 
-    def __init__(self, *, postgres: str = "", redis: str = "", workers: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        postgres: str = "",
+        redis: str = "",
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+    ) -> None:
         super().__init__()
+        self.env = env or {}  # a scenario's own settings, over the benchmark's
         self.postgres = postgres
         self.redis = redis
         self.workers = workers
@@ -233,6 +241,7 @@ class ProductServer(Server):
                 "CHAT_LOG_LEVEL": "WARNING",
             }
         )
+        environment.update(self.env)
         if self.postgres:
             environment["DATABASE_URL"] = f"{self.postgres}/{self.database}"
         if self.redis:
