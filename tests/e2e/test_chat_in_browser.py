@@ -30,6 +30,11 @@ def send(page: Page, text: str) -> None:
     expect(pending(page)).to_have_count(0)
 
 
+def error_frame(code: str, detail: str, **fields) -> str:
+    """An error frame as the server would send it (for a route to put in its place)."""
+    return json.dumps({"type": "error", "code": code, "detail": detail, **fields})
+
+
 def pending(page: Page):
     """The person's messages on their way: sent, not yet acknowledged."""
     return page.locator("#outbox .msg")
@@ -388,14 +393,11 @@ def test_a_message_whose_outcome_is_unknown_is_resent_under_its_id_and_stored_on
                 return  # committed, but the connection went before it could be announced
             if data["type"] == "ack" and len(sent_ids) == 1:
                 # Stored, but the answer was lost with the database connection.
-                frame = json.dumps(
-                    {
-                        "type": "error",
-                        "code": "outcome_unknown",
-                        "detail": "It may or may not be stored.",
-                        "client_id": data["client_id"],
-                        "retry_after_ms": 100,
-                    }
+                frame = error_frame(
+                    "outcome_unknown",
+                    "It may or may not be stored.",
+                    client_id=data["client_id"],
+                    retry_after_ms=100,
                 )
             ws.send(frame)
 
@@ -428,13 +430,10 @@ def test_a_message_the_server_failed_on_offers_retry_under_its_id_and_discard(
                 sent_ids.append(data["client_id"])
                 if len(sent_ids) == 1:
                     ws.send(
-                        json.dumps(
-                            {
-                                "type": "error",
-                                "code": "internal_error",
-                                "detail": "The server failed while storing this message.",
-                                "client_id": data["client_id"],
-                            }
+                        error_frame(
+                            "internal_error",
+                            "The server failed while storing this message.",
+                            client_id=data["client_id"],
                         )
                     )
                     return
@@ -483,16 +482,7 @@ def test_a_sync_answered_with_an_error_is_asked_again_so_gaps_are_still_filled(n
             if data["type"] == "sync":
                 syncs.append(data["after_seq"])
                 if len(syncs) == 2:  # the first sync after a gap: the database is away
-                    ws.send(
-                        json.dumps(
-                            {
-                                "type": "error",
-                                "code": "unavailable",
-                                "detail": "ask again shortly",
-                                "retry_after_ms": 100,
-                            }
-                        )
-                    )
+                    ws.send(error_frame("unavailable", "ask again shortly", retry_after_ms=100))
                     return
             server.send(frame)
 

@@ -9,7 +9,7 @@ import json
 import secrets
 
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 
 from bench.httpclient import join
 from tests.faults.cluster import cluster
@@ -59,19 +59,24 @@ async def test_postgres_unreachable_for_five_seconds_loses_nothing_and_fails_not
     assert failed_after == [], tally.line("after the outage")
 
 
+async def someone_in_a_room(worker, name: str, room: str) -> tuple[ClientConnection, int]:
+    """A person who joined `room` on `worker`, with the room's socket open."""
+    session, room_id = await join(worker.host, worker.port, name=name, room=room)
+    socket = await connect(
+        worker.socket_url(room_id),
+        origin=worker.origin,
+        additional_headers={"Cookie": f"sessionid={session}"},
+    )
+    return socket, room_id
+
+
 async def test_a_commit_whose_answer_is_lost_is_answered_outcome_unknown_and_stored_once(
     template, tmp_path
 ):
     """The database commits, the worker's connection drops before the answer: the client
     must hear "maybe stored, send it again with the same id", never "not stored"."""
     with cluster(tmp_path, template, workers=1) as deployment:
-        worker = deployment.workers[0]
-        session, room_id = await join(worker.host, worker.port, name="Ana", room="Commit")
-        socket = await connect(
-            worker.socket_url(room_id),
-            origin=worker.origin,
-            additional_headers={"Cookie": f"sessionid={session}"},
-        )
+        socket, room_id = await someone_in_a_room(deployment.workers[0], "Ana", "Commit")
         deployment.postgres.cut_after_commits(1)
         frame = {"type": "message.send", "client_id": secrets.token_hex(8), "text": "maybe"}
         await socket.send(json.dumps(frame))
@@ -120,13 +125,7 @@ async def test_after_a_quiet_outage_the_first_post_is_stored_not_failed_on_a_dea
     """The pool keeps connections while nobody posts; PostgreSQL goes away and comes back
     meanwhile. The next post must not be the one that finds out they are dead."""
     with cluster(tmp_path, template, workers=1) as deployment:
-        worker = deployment.workers[0]
-        session, room_id = await join(worker.host, worker.port, name="Quiet", room="Quiet")
-        socket = await connect(
-            worker.socket_url(room_id),
-            origin=worker.origin,
-            additional_headers={"Cookie": f"sessionid={session}"},
-        )
+        socket, room_id = await someone_in_a_room(deployment.workers[0], "Quiet", "Quiet")
 
         async def post(text: str) -> dict:
             frame = {"type": "message.send", "client_id": secrets.token_hex(8), "text": text}
