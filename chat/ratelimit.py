@@ -77,8 +77,27 @@ def socket_per_address() -> Rule:
 Check = tuple[Rule, str]  # a rule, and whom it counts (a person's id, an address)
 
 
-def _retry_after_ms(reset_time: float) -> int:
-    return max(1, math.ceil((reset_time - time.time()) * 1000))
+def _key(check: Check) -> tuple[str, str]:
+    rule, who = check
+    return rule.name, who
+
+
+def _retry_after_ms(window: tuple[int, float, int, float], rule: Rule) -> int:
+    """How long until a sliding window counter allows one more hit: its count is the
+    previous window's, weighted by how much of it still overlaps, plus the current one's;
+    it must fall below the limit. (The library's own reset time is the sooner of the two
+    windows' ends, often too soon: a client waiting that long was refused again.)"""
+    previous, previous_left, current, current_left = window
+    span, limit = rule.seconds, rule.amount
+    if current < limit:
+        # Before the current window ends, as the previous one's weight fades.
+        wait = 0.0 if previous == 0 else previous_left - (limit - current) * span / previous
+        wait = max(0.0, wait)
+    else:
+        # Only once the current window has become the previous one (its counter lives on
+        # for one more span), fading in its turn.
+        wait = (current_left - span) + span * (1 - limit / current)
+    return max(1, math.ceil(wait * 1000) + 5)
 
 
 class _Fallback:
@@ -134,13 +153,22 @@ class Limits:
 
     @staticmethod
     def _count(limiter, checks: tuple[Check, ...]) -> int | None:
-        waits = []
-        for rule, who in checks:
-            if not limiter.hit(rule.item, rule.name, who):
-                waits.append(
-                    _retry_after_ms(limiter.get_window_stats(rule.item, rule.name, who)[0])
-                )
-        return max(waits) if waits else None
+        # Tested first, counted only if all allow it: a refused attempt must not use up
+        # the other limits (a flooder would spend their whole address's budget).
+        refused = [check for check in checks if not limiter.test(check[0].item, *_key(check))]
+        if not refused:
+            refused = [check for check in checks if not limiter.hit(check[0].item, *_key(check))]
+        if not refused:
+            return None
+        return max(
+            _retry_after_ms(
+                limiter.storage.get_sliding_window(
+                    rule.item.key_for(*_key((rule, who))), rule.seconds
+                ),
+                rule,
+            )
+            for rule, who in refused
+        )
 
 
 class AsyncLimits:
@@ -175,12 +203,18 @@ class AsyncLimits:
 
     @staticmethod
     async def _count(limiter, checks: tuple[Check, ...]) -> int | None:
+        # As Limits._count.
+        refused = [c for c in checks if not await limiter.test(c[0].item, *_key(c))]
+        if not refused:
+            refused = [c for c in checks if not await limiter.hit(c[0].item, *_key(c))]
+        if not refused:
+            return None
         waits = []
-        for rule, who in checks:
-            if not await limiter.hit(rule.item, rule.name, who):
-                reset_time, _ = await limiter.get_window_stats(rule.item, rule.name, who)
-                waits.append(_retry_after_ms(reset_time))
-        return max(waits) if waits else None
+        for rule, who in refused:
+            key = rule.item.key_for(*_key((rule, who)))
+            window = await limiter.storage.get_sliding_window(key, rule.seconds)
+            waits.append(_retry_after_ms(window, rule))
+        return max(waits)
 
 
 _limits: Limits | None = None

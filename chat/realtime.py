@@ -344,7 +344,9 @@ class RoomHub:
                 return  # an old number must not become this room's starting point
             order.next_seq = first_seq
         if first_seq > order.next_seq:
-            order.ahead[first_seq] = frames
+            # Of two chunks from one number (a repeat, say), the longer holds the other.
+            if len(frames) > len(order.ahead.get(first_seq, ())):
+                order.ahead[first_seq] = frames
         else:
             self._deliver_from(room_id, order, first_seq, frames)
             if committed_at is not None:

@@ -115,12 +115,14 @@ def message_post(
     return result
 
 
-def messages_post_many(posts: list[Post]) -> list[PostResult | RoomNotFound]:
+def messages_post_many(posts: list[Post]) -> list[PostResult | Exception]:
     """Store many posts in one transaction, each as `message_post` would, in order.
 
     Under load a process gathers the posts of all its sockets into one call, so many
     messages share a transaction. Each result is the stored message and whether it is
-    new, or RoomNotFound for a post to a room that no longer exists.
+    new, or RoomNotFound for a post to a room that no longer exists (or, when the batch
+    had to be stored post by post, that post's NotStored or OutcomeUnknown). A failure
+    of the whole transaction raises NotStored or OutcomeUnknown.
     """
     committing = False
     try:
@@ -135,7 +137,7 @@ def messages_post_many(posts: list[Post]) -> list[PostResult | RoomNotFound]:
             if posts[0].key in stored:
                 return [(stored[posts[0].key], False)]
             raise
-        return [messages_post_many([post])[0] for post in posts]
+        return [_post_alone(post) for post in posts]
     except DatabaseError as error:
         if committing:
             raise OutcomeUnknown from error
@@ -143,6 +145,15 @@ def messages_post_many(posts: list[Post]) -> list[PostResult | RoomNotFound]:
             # A lost or refused connection before the COMMIT: the transaction is gone.
             raise NotStored from error
         raise
+
+
+def _post_alone(post: Post) -> PostResult | Exception:
+    """One post of a batch that could not be stored together, in a transaction of its own:
+    its failure is its own result, and the others' are already stored."""
+    try:
+        return messages_post_many([post])[0]
+    except (NotStored, OutcomeUnknown) as error:
+        return error
 
 
 def _store_posts(posts: list[Post]) -> list[PostResult | RoomNotFound]:

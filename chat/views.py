@@ -27,10 +27,13 @@ def _room_or_404(room_id: int) -> Room:
 
 
 def _people_joining(request: HttpRequest, name: str) -> list[ratelimit.Check]:
-    """Whom a join counts against: the name asked for, and the person logged in."""
-    checks = [(ratelimit.join_per_person(), f"name:{name_key(name)}")]
+    """Whom a join counts against: the person logged in, and the name asked for unless it
+    is theirs (so nobody can lock its owner out by asking for it again and again)."""
+    checks = []
     if request.user.is_authenticated:
         checks.append((ratelimit.join_per_person(), f"user:{request.user.pk}"))
+    if not request.user.is_authenticated or request.user.username != name_key(name):
+        checks.append((ratelimit.join_per_person(), f"name:{name_key(name)}"))
     return checks
 
 

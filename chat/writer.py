@@ -41,7 +41,8 @@ class BatchWriter:
 
     def submit(self, post: services.Post) -> asyncio.Future:
         """Queue `post` for the next batch (see services.message_post). The future's result
-        is the stored message and whether it is new; RoomNotFound is its exception."""
+        is the stored message and whether it is new; its exception is RoomNotFound,
+        NotStored or OutcomeUnknown (see services)."""
         done = self.loop.create_future()
         self._waiting.append((post, done))
         if self._task is None:

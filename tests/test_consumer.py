@@ -176,7 +176,7 @@ BAD_FRAMES = [
     ('{"type": "message.send", "client_id": "c1"}', "invalid_field"),
     ('{"type": "message.send", "client_id": "has space", "text": "x"}', "invalid_field"),
     ('{"type": "message.send", "client_id": "abc\\n", "text": "x"}', "invalid_field"),
-    ('{"type": "sync", "after_seq": ' + "[" * 1000 + "]" * 1000 + "}", "too_deeply_nested"),
+    ('{"type": "sync", "after_seq": ' + "[" * 30_000 + "]" * 30_000 + "}", "too_deeply_nested"),
     ('{"type": "sync", "after_seq": "7"}', "invalid_field"),
     ('{"type": "sync", "after_seq": -1}', "invalid_field"),
     ('{"type": "message.send", "client_id": "c1", "text": "   \\n  "}', "blank_message"),
@@ -210,7 +210,7 @@ async def test_a_deeply_nested_frame_is_bad_input_logged_without_a_traceback(
     socket_for, room, alice, caplog
 ):
     socket = await joined(socket_for, room, alice)
-    reply = await send(socket, "[" * 1000 + "]" * 1000)
+    reply = await send(socket, "[" * 30_000 + "]" * 30_000)
     assert reply["code"] == "too_deeply_nested"
     assert [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info] == []
     await socket.disconnect()

@@ -145,9 +145,10 @@ def test_every_hostile_frame_is_answered_and_nothing_invalid_is_stored(
 ):
     room, fuzzer = people
     caplog.set_level(logging.INFO)
-    expected = {
-        post[0]: post[1] for post in (valid_post(kind, raw) for kind, raw in frames) if post
-    }
+    expected: dict[str, str] = {}
+    for post in (valid_post(kind, raw) for kind, raw in frames):
+        if post:
+            expected.setdefault(*post)  # a resend of an id keeps what was stored first
     before = set(Message.objects.filter(room=room).values_list("client_id", flat=True))
 
     async def throw() -> None:

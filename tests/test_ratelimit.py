@@ -127,9 +127,10 @@ def test_too_many_joins_from_one_address_get_429_with_a_clear_message_and_change
 
 def test_joins_are_limited_per_person_too(client, settings):
     settings.CHAT_JOINS_PER_MINUTE = 2
-    for room in ("One", "Two"):
+    # The first join counts against the name; once logged in, against the person.
+    for room in ("One", "Two", "Three"):
         assert client.post("/", {"name": "Restless", "room": room}).status_code == 302
-    assert client.post("/", {"name": "Restless", "room": "Three"}).status_code == 429
+    assert client.post("/", {"name": "Restless", "room": "Four"}).status_code == 429
     other = client.__class__()  # someone else, from the same address, is let in
     assert other.post("/", {"name": "Calm", "room": "Three"}).status_code == 302
 
@@ -182,3 +183,49 @@ async def test_over_redis_two_processes_count_in_the_same_window(shared_redis):
     assert views.refused((rule, "alice")) is None
     assert await worker_one.refused((rule, "alice")) > 0  # the fourth, wherever it comes
     assert await worker_two.refused((rule, "bob")) is None  # each key counts alone
+
+
+async def test_a_refused_attempt_does_not_use_up_the_other_limits(settings):
+    limits = ratelimit.AsyncLimits(asyncio.get_running_loop())
+    person, office = ratelimit.Rule("person", 3, 60), ratelimit.Rule("office", 10, 60)
+    for _ in range(50):  # a flooder, far past their own limit
+        await limits.refused((person, "flooder"), (office, "10.0.0.1"))
+    assert await limits.refused((person, "colleague"), (office, "10.0.0.1")) is None
+
+
+@pytest.fixture(params=["in memory", "over Redis"])
+def store(request):
+    if request.param == "over Redis":
+        request.getfixturevalue("shared_redis")
+    return request.param
+
+
+async def test_waiting_as_long_as_told_is_enough(store):
+    limits = ratelimit.AsyncLimits(asyncio.get_running_loop())
+    rule = ratelimit.Rule("patient", 2, 1)
+    while await limits.refused((rule, "me")) is None:
+        pass
+    for _ in range(3):
+        wait_ms = await limits.refused((rule, "me"))
+        assert wait_ms is not None and wait_ms <= 2000
+        await asyncio.sleep(wait_ms / 1000)
+        assert await limits.refused((rule, "me")) is None, "allowed once the wait is over"
+
+
+def test_the_views_limits_count_a_refused_attempt_nowhere_either():
+    limits = ratelimit.Limits()
+    person, office = ratelimit.Rule("person", 2, 60), ratelimit.Rule("office", 5, 60)
+    for _ in range(20):
+        limits.refused((person, "flooder"), (office, "10.0.0.1"))
+    assert limits.refused((person, "colleague"), (office, "10.0.0.1")) is None
+
+
+def test_asking_for_someone_elses_name_again_and_again_does_not_lock_its_owner_out(
+    client, settings
+):
+    settings.CHAT_JOINS_PER_MINUTE = 2
+    owner = client.__class__()
+    assert owner.post("/", {"name": "Owner", "room": "Home"}).status_code == 302
+    for _ in range(5):  # someone else, trying the name
+        client.post("/", {"name": "Owner", "room": "Home"})
+    assert owner.post("/", {"name": "Owner", "room": "Home"}).status_code == 302

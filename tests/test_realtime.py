@@ -195,6 +195,17 @@ async def test_a_repeated_announcement_fills_a_gap_and_is_dropped_where_nothing_
     assert client.texts == ["m1", "m2", "m3"]
 
 
+async def test_a_short_repeat_does_not_displace_a_longer_chunk_waiting_for_a_gap(hub):
+    client = FakeClient()
+    await hub().join(1, LocalSocket(client.send, max_backlog=100))
+    hub().publish(1, 1, ["m1"])
+    hub().publish(1, 3, ["m3", "m4", "m5"])  # waits for 2
+    hub().publish(1, 3, ["m3"], repeat=True)
+    hub().publish(1, 2, ["m2"])
+    await settle()
+    assert client.texts == ["m1", "m2", "m3", "m4", "m5"]
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_a_number_that_never_arrives_is_read_from_the_database(
     hub, room_factory, user_factory

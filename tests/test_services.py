@@ -7,7 +7,7 @@ from unittest import mock
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
-from django.db import OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from chat import services
 from chat.models import Message, Room, User
@@ -300,3 +300,29 @@ def test_the_resend_check_looks_each_key_up_in_the_unique_index(
             cursor.execute("EXPLAIN " + services._resend_query(2), params)
             plan = " ".join(row[0] for row in cursor.fetchall())
             assert "message_client_id_unique" in plan
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_stored_post_by_post_gives_each_post_its_own_outcome(
+    room_factory, user_factory, announced
+):
+    room, ana = room_factory(), user_factory()
+    batch = [services.Post(room.pk, ana, text, f"c-{text}") for text in ("one", "two", "three")]
+    real_store = services._store_posts
+    calls = 0
+
+    def store(posts):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise IntegrityError("a client id raced in elsewhere")  # the batch as a whole
+        if posts[0].text == "two":
+            raise OperationalError("connection lost")  # this post alone
+        return real_store(posts)
+
+    with mock.patch.object(services, "_store_posts", store):
+        results = services.messages_post_many(batch)
+
+    assert [r[0].text for r in (results[0], results[2])] == ["one", "three"]
+    assert isinstance(results[1], services.NotStored)
+    assert list(Message.objects.values_list("text", flat=True).order_by("seq")) == ["one", "three"]
