@@ -447,9 +447,11 @@ def test_a_message_the_server_failed_on_offers_retry_under_its_id_and_discard(
     composer(bob).fill("try me again")
     composer(bob).press("Enter")
     failed = pending(bob)
+    # It may be stored after all: "not confirmed", not "not sent"; and said out loud.
     expect(failed.locator(".msg__state")).to_contain_text(
-        "Not sent: The server failed while storing this message."
+        "Not confirmed: The server failed while storing this message."
     )
+    expect(bob.get_by_role("alert")).to_contain_text("Not confirmed: “try me again”.")
     bob.screenshot(path=screenshots_dir / "room-message-failed.png")
     failed.get_by_role("button", name="Retry").click()
     expect(pending(bob)).to_have_count(0)
@@ -465,6 +467,73 @@ def test_a_message_the_server_failed_on_offers_retry_under_its_id_and_discard(
     bob.reload()
     wait_for_texts(bob, ["try me again"])
     expect(pending(bob)).to_have_count(0)
+
+
+def test_messages_are_stored_in_the_order_sent_even_when_one_must_wait(new_person, unique):
+    room = unique("In order")
+    alice = join(new_person(), unique("Alice"), room)
+    page = new_person().new_page()
+    posts: list[str] = []
+
+    def refuse_the_second_post_once(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def from_page(frame) -> None:
+            data = json.loads(frame)
+            if data["type"] == "message.send":
+                posts.append(data["text"])
+                if data["text"] == "two" and posts.count("two") == 1:
+                    ws.send(
+                        error_frame(
+                            "rate_limited",
+                            "Too many messages.",
+                            client_id=data["client_id"],
+                            retry_after_ms=300,
+                        )
+                    )
+                    return
+            server.send(frame)
+
+        ws.on_message(from_page)
+        server.on_message(ws.send)
+
+    page.route_web_socket("**/ws/rooms/**", refuse_the_second_post_once)
+    bob = join(page.context, unique("Bob"), room, page=page)
+    for text in ("one", "two", "three", "four"):
+        composer(bob).fill(text)
+        composer(bob).press("Enter")  # typed quickly: they queue in the outbox
+    wait_for_texts(alice, ["one", "two", "three", "four"])
+    expect(pending(bob)).to_have_count(0)
+    assert posts == ["one", "two", "two", "three", "four"], "nothing overtook the refused one"
+
+
+def test_a_message_typed_in_a_tab_that_is_offline_is_sent_by_another_tab_of_the_room(
+    new_person, unique
+):
+    room = unique("Two tabs")
+    alice = join(new_person(), unique("Alice"), room)
+    bob_context = new_person()
+    offline_tab, link = join_over_flaky_link(bob_context, unique("Bob"), room)
+    online_tab = bob_context.new_page()
+    online_tab.goto(offline_tab.url)
+    expect(online_tab.locator("#composer-text")).to_be_focused()
+    send(alice, "hello, both tabs")
+    wait_for_texts(offline_tab, ["hello, both tabs"])
+    wait_for_texts(online_tab, ["hello, both tabs"])
+
+    go_offline(offline_tab, link)
+    composer(offline_tab).fill("typed in the tab with no connection")
+    composer(offline_tab).press("Enter")
+    # The tabs share the outbox: the one with a connection sends it, once.
+    wait_for_texts(alice, ["hello, both tabs", "typed in the tab with no connection"])
+    expect(pending(online_tab)).to_have_count(0)
+    expect(pending(offline_tab)).to_have_count(0)
+    come_back(offline_tab, link, by_itself=True)
+    wait_for_texts(offline_tab, ["hello, both tabs", "typed in the tab with no connection"])
+    send(alice, "and a marker")
+    wait_for_texts(
+        online_tab, ["hello, both tabs", "typed in the tab with no connection", "and a marker"]
+    )
 
 
 def test_a_sync_answered_with_an_error_is_asked_again_so_gaps_are_still_filled(new_person, unique):

@@ -1,15 +1,16 @@
 """A crowd of clients that behave as the page does (chat/static/chat/socket.js), and the
 invariant that must hold when a fault is over.
 
-Each person keeps an outbox of what they sent until it is acknowledged, resends it under
-the same client ids after every reconnect and whenever the server asks (`rate_limited`,
-`unavailable`, `outcome_unknown`; `internal_error` too, as a person pressing Retry would),
+Each person keeps an outbox of what they sent until it is acknowledged and sends it one
+message at a time, oldest first, under the same client ids after every reconnect and
+whenever the server asks (`rate_limited`, `unavailable`, `outcome_unknown`); any other
+error is a message the page would show as failed, and the invariant reports it. Each
 numbers what they see, fills gaps with `sync` after the last number, and reconnects to
 whichever worker answers: at once after 1012, with capped, jittered backoff otherwise.
 
 A person can carry a planted fault (`plant`), so that a test can prove the invariant
-notices: "drop_delivery" silently loses one message it was sent, "no_resend" never sends
-again what was unacknowledged when its connection went.
+notices: "drop_delivery" silently loses one message it was sent, "no_resend" forgets what
+was unacknowledged when its connection went, instead of sending it again.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from websockets.exceptions import ConnectionClosed
 from bench.httpclient import join
 from tests.live_server import LiveServer
 
-SEND_AGAIN = {"rate_limited", "unavailable", "outcome_unknown", "internal_error"}
+SEND_AGAIN = {"rate_limited", "unavailable", "outcome_unknown"}
 GAP_WAIT = 0.4
 BACKOFF_FIRST, BACKOFF_CAP = 0.5, 4.0
 
@@ -79,6 +80,8 @@ class Person:
         self._attempts = 0
         self._counter = itertools.count(1)
         self._dropped_one = False
+        self._in_flight: str | None = None
+        self._held = False
         self._reading = asyncio.Event()
         self._reading.set()
         self.connected = asyncio.Event()
@@ -90,7 +93,7 @@ class Person:
         text = f"{self.name} #{next(self._counter)}" + " ." * self.padding
         self.outbox[client_id] = text
         self.sent[client_id] = text
-        self._transmit(client_id)
+        self._send_next()
         return client_id
 
     def stop(self) -> None:
@@ -172,10 +175,8 @@ class Person:
         try:
             self._request_sync()
             if self.plant == "no_resend" and self.connections > 1:
-                pass  # planted: what waited in the outbox is never sent again
-            else:
-                for client_id in list(self.outbox):
-                    self._transmit(client_id)
+                self.outbox.clear()  # planted: what waited is forgotten, never sent again
+            self._send_next()
             async for raw in socket:
                 self._receive(json.loads(raw))
         except ConnectionClosed:
@@ -184,6 +185,7 @@ class Person:
             self._socket = None
             self.connected.clear()
             self._syncing = False
+            self._in_flight = None
         code = socket.close_code or 1006
         self.closes[code] += 1
         if code == 1012:
@@ -195,12 +197,20 @@ class Person:
         self._attempts += 1
         return ceiling / 2 + random.random() * ceiling / 2
 
-    def _transmit(self, client_id: str) -> None:
-        if self._socket is None or client_id not in self.outbox:
+    def _send_next(self) -> None:
+        """The oldest unacknowledged message goes out, unless one is on its way already or
+        the server asked for a wait."""
+        if self._socket is None or self._in_flight is not None or self._held or not self.outbox:
             return
+        client_id = next(iter(self.outbox))
+        self._in_flight = client_id
         self.transmitted_at[client_id] = time.monotonic()
         frame = {"type": "message.send", "client_id": client_id, "text": self.outbox[client_id]}
         self._send(frame)
+
+    def _release(self) -> None:
+        self._held = False
+        self._send_next()
 
     def _send(self, frame: dict) -> None:
         socket = self._socket
@@ -240,6 +250,9 @@ class Person:
         if self.outbox.pop(client_id, None) is not None:
             self.acked[client_id] = time.monotonic() - self.transmitted_at[client_id]
             self.acked_by[client_id] = self._port or 0
+        if self._in_flight == client_id:
+            self._in_flight = None
+            self._send_next()
 
     def _rejected(self, error: dict) -> None:
         client_id = error.get("client_id")
@@ -250,10 +263,15 @@ class Person:
                 asyncio.get_running_loop().call_later(wait, self._request_sync)
             return
         self.errors.append((error["code"], self.transmitted_at.get(client_id, 0.0)))
+        if self._in_flight == client_id:
+            self._in_flight = None
         if error["code"] in SEND_AGAIN:
-            asyncio.get_running_loop().call_later(wait, self._transmit, client_id)
+            self._held = True
+            asyncio.get_running_loop().call_later(wait * (1 + random.random() / 2), self._release)
         else:
             self.refused.append(error)  # the page would show it failed: the check reports it
+            self.outbox.pop(client_id)
+            self._send_next()
 
     def _accept(self, messages: list[dict]) -> None:
         for message in messages:

@@ -1,13 +1,14 @@
 // The room page: renders messages (always as text), keeps the reader's place, loads older
 // history, runs the composer and shows the messages still on their way. The connection
 // and the outbox themselves live in socket.js.
-import { Outbox, RoomConnection } from "./socket.js";
+import { Outbox, RoomConnection, browserStorage } from "./socket.js";
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
 const scroller = document.getElementById("scroller");
 const log = document.getElementById("log");
 const logRegion = document.getElementById("log-region");
 const outboxList = document.getElementById("outbox");
+const outboxAlert = document.getElementById("outbox-alert");
 const loadOlderButton = document.getElementById("load-older");
 const roomStart = document.getElementById("room-start");
 const newMessagesButton = document.getElementById("new-messages");
@@ -22,7 +23,8 @@ const GROUP_GAP_MS = 5 * 60 * 1000;
 const OFFLINE_NOTICE_DELAY_MS = 1000;
 const FIELD_MAX_PX = 160;
 const draftKey = `chat:draft:${config.room.id}`;
-const outboxKey = `chat:outbox:${config.room.id}`;
+// Per person too: whoever logs in next in this browser must not send someone else's words.
+const outboxKey = `chat:outbox:${config.me.id}:${config.room.id}`;
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
@@ -205,6 +207,17 @@ function showConnectionState(state, detail) {
 
 // ---- composer and outbox ----------------------------------------------------------------
 
+const storage = browserStorage();
+
+function saveDraft(text) {
+  try {
+    if (text) storage?.setItem(draftKey, text);
+    else storage?.removeItem(draftKey);
+  } catch {
+    // Storage full: the draft lives as long as the page does.
+  }
+}
+
 function fitField() {
   field.style.height = "auto";
   field.style.height = `${Math.min(field.scrollHeight, FIELD_MAX_PX)}px`;
@@ -217,7 +230,7 @@ function submit() {
   // for the next message at once.
   connection.send(text);
   field.value = "";
-  localStorage.removeItem(draftKey);
+  saveDraft("");
   fitField();
   field.focus();
   scrollToBottom();
@@ -233,17 +246,23 @@ function renderOutboxEntry(entry) {
   const state = document.createElement("p");
   state.className = "msg__state";
   if (entry.failed) {
-    state.textContent = `Not sent: ${entry.failed.detail} `;
+    state.textContent = `${failedLabel(entry.failed)}: ${entry.failed.detail} `;
     const retry = document.createElement("button");
     retry.type = "button";
     retry.className = "button button--small";
     retry.textContent = "Retry";
-    retry.addEventListener("click", () => connection.retry(entry.clientId));
+    retry.addEventListener("click", () => {
+      connection.retry(entry.clientId);
+      field.focus(); // the list is drawn afresh: keep the person's place in the composer
+    });
     const discard = document.createElement("button");
     discard.type = "button";
     discard.className = "button button--small button--quiet";
     discard.textContent = "Discard";
-    discard.addEventListener("click", () => connection.discard(entry.clientId));
+    discard.addEventListener("click", () => {
+      connection.discard(entry.clientId);
+      field.focus();
+    });
     state.append(retry, " ", discard);
   } else {
     state.textContent = connection.online ? "Sending…" : "Waiting for the connection…";
@@ -252,9 +271,25 @@ function renderOutboxEntry(entry) {
   return item;
 }
 
+// internal_error: the server failed while storing it, so it may be stored after all.
+function failedLabel(failed) {
+  return failed.code === "internal_error" ? "Not confirmed" : "Not sent";
+}
+
+const announcedFailures = new Set();
+
 function renderOutbox() {
   const stayAtBottom = atBottom();
   const entries = [...outbox.entries.values()];
+  // The outbox is not a live region (what is on its way is not news); a failure is.
+  for (const entry of entries) {
+    if (entry.failed && !announcedFailures.has(entry.clientId)) {
+      announcedFailures.add(entry.clientId);
+      outboxAlert.textContent = `${failedLabel(entry.failed)}: “${entry.text}”. ${entry.failed.detail}`;
+    } else if (!entry.failed) {
+      announcedFailures.delete(entry.clientId);
+    }
+  }
   outboxList.replaceChildren(...entries.map(renderOutboxEntry));
   outboxList.hidden = entries.length === 0;
   if (stayAtBottom) scrollToBottom();
@@ -273,13 +308,13 @@ field.addEventListener("keydown", (event) => {
 });
 field.addEventListener("input", () => {
   fitField();
-  localStorage.setItem(draftKey, field.value);
+  saveDraft(field.value);
 });
 
 // ---- wiring ------------------------------------------------------------------------------
 
 const socketUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${config.socketPath}`;
-const outbox = new Outbox(window.localStorage, outboxKey);
+const outbox = new Outbox(storage, outboxKey);
 const connection = new RoomConnection({
   url: socketUrl,
   lastSeq: config.lastSeq,
@@ -297,16 +332,13 @@ const connection = new RoomConnection({
 });
 // Another tab of this room sent, or was acknowledged for, a message of this outbox.
 window.addEventListener("storage", (event) => {
-  if (event.key === outboxKey) {
-    outbox.reload();
-    renderOutbox();
-  }
+  if (event.key === outboxKey) connection.outboxChanged();
 });
 
 for (const item of log.querySelectorAll(".msg")) localizeTime(item);
 regroup();
 scrollToBottom();
-field.value = localStorage.getItem(draftKey) || "";
+field.value = storage?.getItem(draftKey) || "";
 fitField();
 renderOutbox();
 

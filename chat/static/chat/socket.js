@@ -1,7 +1,7 @@
 // One room's live connection: reconnects by itself, resumes from the last sequence number
 // it delivered, fills gaps, and keeps the person's unsent messages in an outbox that
-// survives a reload, resending each under its own id until the server has it.
-// It hands the page each message exactly once, in sequence order.
+// survives a reload, sending them one at a time, in order, each under its own id until
+// the server has it. It hands the page each message exactly once, in sequence order.
 
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_CAP_MS = 15000;
@@ -24,11 +24,28 @@ export function newClientId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** A wait of `ms` spread over up to half as much again, so that clients told the same
+ * wait do not all come back in the same instant. */
+function jittered(ms) {
+  return ms + Math.random() * (ms / 2);
+}
+
+/** The page's localStorage, or null where storage is disabled (reading it can throw). */
+export function browserStorage() {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The messages a person has sent that the server has not acknowledged, in the order they
  * were sent, kept in localStorage so that a reload (or a crash) loses none of them. Each
  * entry is {clientId, text, failed}: `failed` is null while it is being sent, or the
- * server's error once it refused it (the person may retry or discard it).
+ * server's error once it refused it (the person may retry or discard it). Other tabs of
+ * the room share it: every change reads the stored list afresh and writes it back at
+ * once, so one tab's change never overwrites another's.
  */
 export class Outbox {
   constructor(storage, key) {
@@ -39,13 +56,14 @@ export class Outbox {
   }
 
   reload() {
-    this.entries.clear();
+    if (!this.storage) return; // nothing shared: the entries in memory are all there is
     let saved = [];
     try {
-      saved = JSON.parse(this.storage?.getItem(this.key) || "[]");
+      saved = JSON.parse(this.storage.getItem(this.key) || "[]");
     } catch {
       saved = []; // unreadable: start afresh rather than fail to open the room
     }
+    this.entries.clear();
     for (const entry of Array.isArray(saved) ? saved : []) {
       if (typeof entry?.clientId === "string" && typeof entry?.text === "string") {
         this.entries.set(entry.clientId, { clientId: entry.clientId, text: entry.text, failed: entry.failed || null });
@@ -53,19 +71,20 @@ export class Outbox {
     }
   }
 
-  save() {
+  change(apply) {
+    this.reload();
+    apply(this.entries);
     try {
       if (this.entries.size) this.storage?.setItem(this.key, JSON.stringify([...this.entries.values()]));
       else this.storage?.removeItem(this.key);
     } catch {
-      // Storage full or disabled: the outbox still works for as long as the page is open.
+      // Storage full: the outbox still works for as long as the page is open.
     }
   }
 
   add(text) {
     const entry = { clientId: newClientId(), text, failed: null };
-    this.entries.set(entry.clientId, entry);
-    this.save();
+    this.change((entries) => entries.set(entry.clientId, entry));
     return entry;
   }
 
@@ -74,19 +93,20 @@ export class Outbox {
   }
 
   remove(clientId) {
-    if (this.entries.delete(clientId)) this.save();
+    if (this.entries.has(clientId)) this.change((entries) => entries.delete(clientId));
   }
 
   setFailed(clientId, failed) {
-    const entry = this.entries.get(clientId);
-    if (!entry) return;
-    entry.failed = failed;
-    this.save();
+    this.change((entries) => {
+      const entry = entries.get(clientId);
+      if (entry) entry.failed = failed;
+    });
   }
 
-  /** The entries still being sent, oldest first. */
-  sending() {
-    return [...this.entries.values()].filter((entry) => !entry.failed);
+  /** The oldest entry still being sent. */
+  next() {
+    for (const entry of this.entries.values()) if (!entry.failed) return entry;
+    return null;
   }
 }
 
@@ -112,7 +132,10 @@ export class RoomConnection {
     this.syncTimer = null;
     this.syncing = false;
     this.closedForGood = false;
-    this.resendTimers = new Map(); // clientId -> timer of a resend the server asked for
+    // One message on its way at a time: a later one never overtakes one the server asked
+    // to have again, so messages are stored in the order they were sent.
+    this.inFlight = null;
+    this.resendTimer = null;
     this.waitBeforeReconnectMs = 0; // what the server last asked for, before closing
     this.early = new Map(); // seq -> message that arrived before the ones below it
   }
@@ -128,14 +151,16 @@ export class RoomConnection {
       this.attempts = 0;
       this.onState("online");
       this.requestSync();
-      for (const entry of this.outbox.sending()) this.transmit(entry);
+      this.sendNext();
     });
     socket.addEventListener("message", (event) => this.receive(event.data));
     socket.addEventListener("close", (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
       this.syncing = false;
+      this.inFlight = null; // sent again, first, on the next socket
       clearTimeout(this.syncTimer);
+      clearTimeout(this.resendTimer);
       const fatal = CLOSE_FATAL[event.code];
       if (fatal) {
         this.closedForGood = true;
@@ -143,9 +168,11 @@ export class RoomConnection {
         return;
       }
       this.onState("offline");
-      if (event.code === CLOSE_RESTART) this.scheduleReconnect(0);
-      else if (event.code === CLOSE_TOO_MANY) this.scheduleReconnect(Math.max(this.waitBeforeReconnectMs, this.backoff()));
-      else this.scheduleReconnect(this.backoff());
+      let delay = this.backoff();
+      if (event.code === CLOSE_RESTART) delay = 0;
+      if (event.code === CLOSE_TOO_MANY) delay = jittered(Math.max(this.waitBeforeReconnectMs, delay));
+      this.waitBeforeReconnectMs = 0;
+      this.scheduleReconnect(delay);
     });
   }
 
@@ -157,24 +184,31 @@ export class RoomConnection {
   /** Send a message: it is kept, and sent again after any failure, until acknowledged. */
   send(text) {
     const entry = this.outbox.add(text);
-    this.transmit(entry);
+    this.sendNext();
     this.onOutbox();
     return entry.clientId;
   }
 
   /** Send a failed message again, under its own id (so it is never stored twice). */
   retry(clientId) {
-    const entry = this.outbox.get(clientId);
-    if (!entry) return;
+    if (!this.outbox.get(clientId)) return;
     this.outbox.setFailed(clientId, null);
-    this.transmit(entry);
+    this.sendNext();
     this.onOutbox();
   }
 
   discard(clientId) {
-    clearTimeout(this.resendTimers.get(clientId));
-    this.resendTimers.delete(clientId);
     this.outbox.remove(clientId);
+    if (this.inFlight === clientId) this.inFlight = null;
+    this.sendNext();
+    this.onOutbox();
+  }
+
+  /** The outbox changed in another tab. */
+  outboxChanged() {
+    this.outbox.reload();
+    if (this.inFlight && !this.outbox.get(this.inFlight)) this.inFlight = null;
+    this.sendNext();
     this.onOutbox();
   }
 
@@ -195,10 +229,13 @@ export class RoomConnection {
     this.reconnectTimer = setTimeout(() => this.connect(), delayMs);
   }
 
-  transmit(entry) {
-    if (this.online) {
-      this.socket.send(JSON.stringify({ type: "message.send", client_id: entry.clientId, text: entry.text }));
-    }
+  /** Put the oldest unsent message on its way, unless one is already. */
+  sendNext() {
+    if (this.inFlight || this.resendTimer || !this.online) return;
+    const entry = this.outbox.next();
+    if (!entry) return;
+    this.inFlight = entry.clientId;
+    this.socket.send(JSON.stringify({ type: "message.send", client_id: entry.clientId, text: entry.text }));
   }
 
   requestSync() {
@@ -237,41 +274,39 @@ export class RoomConnection {
   }
 
   acknowledged(clientId) {
-    clearTimeout(this.resendTimers.get(clientId));
-    this.resendTimers.delete(clientId);
-    if (this.outbox.get(clientId)) {
-      this.outbox.remove(clientId);
-      this.onOutbox();
-    }
+    if (!this.outbox.get(clientId)) return;
+    this.outbox.remove(clientId);
+    if (this.inFlight === clientId) this.inFlight = null;
+    this.sendNext();
+    this.onOutbox();
   }
 
   rejected(error) {
     const clientId = error.client_id;
-    const entry = clientId ? this.outbox.get(clientId) : null;
-    if (!entry) {
+    if (!clientId || !this.outbox.get(clientId)) {
+      // About a frame without a message of ours: a refused socket says when to come back,
+      // and a refused sync must be asked again, or gaps would stay unfilled.
       if (error.code === "rate_limited") this.waitBeforeReconnectMs = error.retry_after_ms || RETRY_DEFAULT_MS;
-      // Only a sync goes without a client id: ask again, or gaps would stay unfilled.
       if (this.syncing) {
         this.syncing = false;
         clearTimeout(this.syncTimer);
-        this.syncTimer = setTimeout(() => this.requestSync(), error.retry_after_ms || RETRY_DEFAULT_MS);
+        this.syncTimer = setTimeout(() => this.requestSync(), jittered(error.retry_after_ms || RETRY_DEFAULT_MS));
       }
       this.onError(error);
       return;
     }
+    if (clientId === this.inFlight) this.inFlight = null;
     if (SEND_AGAIN.has(error.code)) {
-      clearTimeout(this.resendTimers.get(clientId));
-      this.resendTimers.set(
-        clientId,
-        setTimeout(() => {
-          this.resendTimers.delete(clientId);
-          const current = this.outbox.get(clientId);
-          if (current && !current.failed) this.transmit(current);
-        }, error.retry_after_ms || RETRY_DEFAULT_MS),
-      );
+      // Nothing goes out meanwhile; then the oldest unsent message, this one, goes first.
+      clearTimeout(this.resendTimer);
+      this.resendTimer = setTimeout(() => {
+        this.resendTimer = null;
+        this.sendNext();
+      }, jittered(error.retry_after_ms || RETRY_DEFAULT_MS));
       return;
     }
     this.outbox.setFailed(clientId, { code: error.code, detail: error.detail });
+    this.sendNext();
     this.onOutbox();
   }
 
