@@ -28,6 +28,22 @@ MAX_POSTS_IN_FLIGHT = 100
 # How long a client waits before sending again a message the database could not take.
 RETRY_AFTER_FAILURE_MS = 1000
 
+# What a post that failed in the database tells its client, and the operator's log line.
+POST_FAILURES: dict[type[Exception], tuple[str, str, str]] = {
+    services.NotStored: (
+        Error.UNAVAILABLE,
+        "post not stored: database unavailable",
+        "The server could not reach its database; nothing was stored. "
+        "Send it again with the same client_id.",
+    ),
+    services.OutcomeUnknown: (
+        Error.OUTCOME_UNKNOWN,
+        "post outcome unknown: connection lost in the commit",
+        "The server lost its database while storing this message: it may or may not be "
+        "stored. Send it again with the same client_id to find out; it is never stored twice.",
+    ),
+}
+
 _room_get = database_sync_to_async(selectors.room_get)
 _messages_after = database_sync_to_async(selectors.messages_after)
 
@@ -253,31 +269,10 @@ class ChatConsumer(LeanConsumer):
                 )
         elif isinstance(error, services.RoomNotFound):
             self.socket.close_soon(protocol.CLOSE_ROOM_NOT_FOUND)
-        elif isinstance(error, services.NotStored):
-            log.warning(
-                "post not stored: database unavailable",
-                extra={"room": self.room_id, "error": repr(error.__cause__)},
-            )
-            self._send_error(
-                Error.UNAVAILABLE,
-                "The server could not reach its database; nothing was stored. "
-                "Send it again with the same client_id.",
-                client_id,
-                retry_after_ms=RETRY_AFTER_FAILURE_MS,
-            )
-        elif isinstance(error, services.OutcomeUnknown):
-            log.warning(
-                "post outcome unknown: connection lost in the commit",
-                extra={"room": self.room_id, "error": repr(error.__cause__)},
-            )
-            self._send_error(
-                Error.OUTCOME_UNKNOWN,
-                "The server lost its database while storing this message: it may or may "
-                "not be stored. Send it again with the same client_id to find out; it is "
-                "never stored twice.",
-                client_id,
-                retry_after_ms=RETRY_AFTER_FAILURE_MS,
-            )
+        elif type(error) in POST_FAILURES:
+            code, event, detail = POST_FAILURES[type(error)]
+            log.warning(event, extra={"room": self.room_id, "error": repr(error.__cause__)})
+            self._send_error(code, detail, client_id, retry_after_ms=RETRY_AFTER_FAILURE_MS)
         else:
             log.error(
                 "post failed", extra={"room": self.room_id, "user": self.user.pk}, exc_info=error

@@ -236,6 +236,18 @@ function submit() {
   scrollToBottom();
 }
 
+function outboxButton(label, className, act) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = className;
+  button.textContent = label;
+  button.addEventListener("click", () => {
+    act();
+    field.focus(); // the list is drawn afresh: keep the person's place in the composer
+  });
+  return button;
+}
+
 function renderOutboxEntry(entry) {
   const item = document.createElement("li");
   item.className = entry.failed ? "msg msg--mine msg--pending msg--failed" : "msg msg--mine msg--pending";
@@ -247,23 +259,11 @@ function renderOutboxEntry(entry) {
   state.className = "msg__state";
   if (entry.failed) {
     state.textContent = `${failedLabel(entry.failed)}: ${entry.failed.detail} `;
-    const retry = document.createElement("button");
-    retry.type = "button";
-    retry.className = "button button--small";
-    retry.textContent = "Retry";
-    retry.addEventListener("click", () => {
-      connection.retry(entry.clientId);
-      field.focus(); // the list is drawn afresh: keep the person's place in the composer
-    });
-    const discard = document.createElement("button");
-    discard.type = "button";
-    discard.className = "button button--small button--quiet";
-    discard.textContent = "Discard";
-    discard.addEventListener("click", () => {
-      connection.discard(entry.clientId);
-      field.focus();
-    });
-    state.append(retry, " ", discard);
+    state.append(
+      outboxButton("Retry", "button button--small", () => connection.retry(entry.clientId)),
+      " ",
+      outboxButton("Discard", "button button--small button--quiet", () => connection.discard(entry.clientId)),
+    );
   } else {
     state.textContent = connection.online ? "Sending…" : "Waiting for the connection…";
   }
