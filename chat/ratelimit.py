@@ -97,7 +97,13 @@ def _retry_after_ms(window: tuple[int, float, int, float], rule: Rule) -> int:
         # Only once the current window has become the previous one (its counter lives on
         # for one more span), fading in its turn.
         wait = (current_left - span) + span * (1 - limit / current)
-    return max(1, math.ceil(wait * 1000) + 5)
+    # A few ms of margin for rounding, but never past one window while the count is within
+    # the limit (it can pass it only when two workers' checks race): a full window filled
+    # at its very start is free again when it ends, and a client is never told longer.
+    wait_ms = math.ceil(wait * 1000) + 5
+    if current <= limit:
+        wait_ms = min(wait_ms, span * 1000)
+    return max(1, wait_ms)
 
 
 class _Fallback:

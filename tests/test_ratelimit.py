@@ -212,6 +212,14 @@ async def test_waiting_as_long_as_told_is_enough(store):
         assert await limits.refused((rule, "me")) is None, "allowed once the wait is over"
 
 
+def test_a_window_filled_at_its_start_is_never_told_to_wait_longer_than_the_window():
+    rule = ratelimit.Rule("full", 5, 10)
+    # No previous window; the current one full, with all of its 10 s still to run (its
+    # counter lives on for one more window, hence 20 s left).
+    assert ratelimit._retry_after_ms((0, 0.0, 5, 20.0), rule) == 10_000
+    assert ratelimit._retry_after_ms((0, 0.0, 5, 19.5), rule) == 9_505
+
+
 def test_the_views_limits_count_a_refused_attempt_nowhere_either():
     limits = ratelimit.Limits()
     person, office = ratelimit.Rule("person", 2, 60), ratelimit.Rule("office", 5, 60)
