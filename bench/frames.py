@@ -22,7 +22,8 @@ class WireMessage(msgspec.Struct):
     client_id: str
 
 
-class MessageFrame(msgspec.Struct, tag_field="type", tag="message"):
+class MessageFrame(msgspec.Struct, tag_field="type", tag="message.created"):
+    seq: int
     message: WireMessage
 
 
@@ -32,8 +33,13 @@ class AckFrame(msgspec.Struct, tag_field="type", tag="ack"):
 
 
 class SyncResultFrame(msgspec.Struct, tag_field="type", tag="sync.result"):
-    messages: list[WireMessage]
+    events: list[MessageFrame]  # only messages are posted here: each event is a creation
     has_more: bool
+    last_seq: int
+
+    @property
+    def messages(self) -> list[WireMessage]:
+        return [event.message for event in self.events]
 
 
 class ErrorFrame(msgspec.Struct, tag_field="type", tag="error"):

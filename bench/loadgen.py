@@ -324,9 +324,9 @@ class Person:
             result, result_size = await asyncio.wait_for(self.sync_results.get(), timeout)
             messages += result.messages
             size += result_size
-            if not result.has_more or not result.messages:
+            if not result.has_more or not result.events:
                 return messages, size
-            after_seq = result.messages[-1].seq
+            after_seq = result.last_seq
 
     def close(self) -> None:
         if self.websocket is not None:

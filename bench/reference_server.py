@@ -40,7 +40,7 @@ class Sync(msgspec.Struct, tag_field="type", tag="sync", forbid_unknown_fields=T
 
 decode_client_frame = msgspec.json.Decoder(SendMessage | Sync).decode
 encode = msgspec.json.Encoder().encode
-EMPTY_SYNC_RESULT = encode({"type": "sync.result", "messages": [], "has_more": False})
+EMPTY_SYNC_RESULT = encode({"type": "sync.result", "events": [], "has_more": False, "last_seq": 0})
 
 
 class Room:
@@ -107,7 +107,8 @@ async def serve_person(websocket: ServerConnection, room: Room, sender: dict) ->
             "client_id": frame.client_id,
         }
         # As in the product: everyone (the sender too) gets the message, then the ack.
-        broadcast(room.sockets, encode({"type": "message", "message": message}), text=True)
+        event = {"type": "message.created", "seq": room.last_seq, "message": message}
+        broadcast(room.sockets, encode(event), text=True)
         ack = {"type": "ack", "client_id": frame.client_id, "message": message}
         await websocket.send(encode(ack), text=True)
 

@@ -20,7 +20,7 @@ from django.db import InterfaceError, OperationalError
 
 from chat import logs, metrics, protocol, ratelimit, realtime, selectors, services
 from chat.protocol import Error, ProtocolError
-from chat.writer import writer
+from chat.writer import write_alone, writer
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,8 @@ POST_FAILURES: dict[type[Exception], tuple[str, str, str]] = {
 }
 
 _room_get = database_sync_to_async(selectors.room_get)
-_messages_after = database_sync_to_async(selectors.messages_after)
+_catch_up = database_sync_to_async(selectors.catch_up)
+_room_last_seq = database_sync_to_async(selectors.room_last_seq)
 
 
 _room_lookups: dict[int, asyncio.Task] = {}
@@ -206,11 +207,39 @@ class ChatConsumer(LeanConsumer):
                 max_bytes=settings.CHAT_FRAME_MAX_BYTES,
                 max_chars=settings.CHAT_MESSAGE_MAX_CHARS,
             )
-            if isinstance(frame, protocol.SendMessage):
-                client_id = frame.client_id
-                await self._post(frame)
-            else:
-                await self._send_catch_up(frame)
+            client_id = getattr(frame, "client_id", None)
+            match frame:
+                case protocol.SendMessage():
+                    await self._post(frame)
+                case protocol.EditMessage():
+                    await self._change(
+                        frame.client_id,
+                        services.message_edit,
+                        editor=self.user,
+                        message_seq=frame.message_seq,
+                        text=frame.text,
+                    )
+                case protocol.DeleteMessage():
+                    await self._change(
+                        frame.client_id,
+                        services.message_delete,
+                        deleter=self.user,
+                        message_seq=frame.message_seq,
+                    )
+                case protocol.AddReaction() | protocol.RemoveReaction():
+                    await self._change(
+                        frame.client_id,
+                        services.reaction_add
+                        if isinstance(frame, protocol.AddReaction)
+                        else services.reaction_remove,
+                        person=self.user,
+                        message_seq=frame.message_seq,
+                        emoji=frame.emoji,
+                    )
+                case protocol.Sync():
+                    await self._send_catch_up(frame)
+                case protocol.Ping():
+                    await self._pong()
         except ProtocolError as error:
             self._send_error(error.code, error.detail, error.client_id)
         except (OperationalError, InterfaceError) as error:
@@ -231,7 +260,8 @@ class ChatConsumer(LeanConsumer):
                 Error.INTERNAL_ERROR, "The server could not handle that frame.", client_id
             )
 
-    async def _post(self, frame: protocol.SendMessage) -> None:
+    async def _refused_by_limits(self, client_id: str | None) -> bool:
+        """Posts and changes share a person's (and an address's) message limits."""
         wait_ms = await ratelimit.async_limits().refused(
             (ratelimit.message_per_person(), str(self.user.pk)),
             (ratelimit.message_per_address(), self.address),
@@ -239,19 +269,42 @@ class ChatConsumer(LeanConsumer):
         if wait_ms is not None:
             self._send_error(
                 Error.RATE_LIMITED,
-                "Too many messages; this one was not stored, send it again shortly.",
-                frame.client_id,
+                "Too many messages; this was not stored, send it again shortly.",
+                client_id,
                 retry_after_ms=wait_ms,
             )
+        return wait_ms is not None
+
+    async def _post(self, frame: protocol.SendMessage) -> None:
+        if await self._refused_by_limits(frame.client_id):
             return
         # Keep reading while the post is stored: a client's messages share batches and it
         # is acknowledged as each commits, in order. The semaphore bounds what one
         # connection can have waiting.
         await self.posts_in_flight.acquire()
         stored = writer().submit(
-            services.Post(self.room_id, self.user, frame.text, frame.client_id)
+            services.Post(self.room_id, self.user, frame.text, frame.client_id, frame.reply_to)
         )
         stored.add_done_callback(partial(self._acknowledge, frame.client_id))
+
+    async def _change(self, client_id: str, change, **arguments) -> None:
+        """An edit, a deletion or a reaction: stored (with its number, announced to the
+        room on commit), then acknowledged with the message's state."""
+        if await self._refused_by_limits(client_id):
+            return
+        try:
+            message = await write_alone(change, room_id=self.room_id, **arguments)
+        except services.Refused as refusal:
+            self._send_error(refusal.code, refusal.detail, client_id)
+        except services.RoomNotFound:
+            self.socket.close_soon(protocol.CLOSE_ROOM_NOT_FOUND)
+        except tuple(POST_FAILURES) as error:
+            self._send_failure(error, client_id)
+        else:
+            if client_id is not None:
+                self.socket.write(
+                    protocol.encode(protocol.Ack(client_id=client_id, message=message))
+                )
 
     def _acknowledge(self, client_id: str, stored: asyncio.Future) -> None:
         self.posts_in_flight.release()
@@ -269,10 +322,10 @@ class ChatConsumer(LeanConsumer):
                 )
         elif isinstance(error, services.RoomNotFound):
             self.socket.close_soon(protocol.CLOSE_ROOM_NOT_FOUND)
+        elif isinstance(error, services.Refused):
+            self._send_error(error.code, error.detail, client_id)
         elif type(error) in POST_FAILURES:
-            code, event, detail = POST_FAILURES[type(error)]
-            log.warning(event, extra={"room": self.room_id, "error": repr(error.__cause__)})
-            self._send_error(code, detail, client_id, retry_after_ms=RETRY_AFTER_FAILURE_MS)
+            self._send_failure(error, client_id)
         else:
             log.error(
                 "post failed", extra={"room": self.room_id, "user": self.user.pk}, exc_info=error
@@ -284,22 +337,48 @@ class ChatConsumer(LeanConsumer):
                 client_id,
             )
 
+    def _send_failure(self, error: Exception, client_id: str | None) -> None:
+        code, event, detail = POST_FAILURES[type(error)]
+        log.warning(event, extra={"room": self.room_id, "error": repr(error.__cause__)})
+        self._send_error(code, detail, client_id, retry_after_ms=RETRY_AFTER_FAILURE_MS)
+
     async def _send_catch_up(self, frame: protocol.Sync) -> None:
-        page = await _messages_after(room_id=self.room_id, after_seq=frame.after_seq)
+        answer = await _catch_up(
+            room_id=self.room_id,
+            after_seq=frame.after_seq,
+            epoch=frame.epoch,
+            page_max=settings.CHAT_CATCH_UP_MAX,
+            resync_max=settings.CHAT_RESYNC_MAX,
+        )
+        if answer is None:
+            self.socket.close_soon(protocol.CLOSE_ROOM_NOT_FOUND)
+            return
         metrics.resumes.inc()
-        metrics.resumed_messages.inc(len(page.messages))
-        log.info(
-            "catch-up served",
-            extra={
-                "room": self.room_id,
-                "after_seq": frame.after_seq,
-                "messages": len(page.messages),
-                "has_more": page.has_more,
-            },
-        )
-        self.socket.write(
-            protocol.encode(protocol.SyncResult(messages=page.messages, has_more=page.has_more))
-        )
+        if isinstance(answer, protocol.Reset):
+            log.info(
+                "catch-up reset",
+                extra={"room": self.room_id, "after_seq": frame.after_seq, "reason": answer.reason},
+            )
+        else:
+            metrics.resumed_events.inc(len(answer.events))
+            log.info(
+                "catch-up served",
+                extra={
+                    "room": self.room_id,
+                    "after_seq": frame.after_seq,
+                    "events": len(answer.events),
+                    "has_more": answer.has_more,
+                },
+            )
+        self.socket.write(protocol.encode(answer))
+
+    async def _pong(self) -> None:
+        # What this process has delivered is what the client can have seen; only a room
+        # quiet since this process joined it needs the database.
+        last_seq = realtime.hub().last_delivered(self.room_id)
+        if last_seq is None:
+            last_seq = await _room_last_seq(room_id=self.room_id) or 0
+        self.socket.write(protocol.encode(protocol.Pong(last_seq=last_seq)))
 
     def _send_error(
         self, code: str, detail: str, client_id: str | None, *, retry_after_ms: int | None = None

@@ -26,7 +26,7 @@ connections_open = Gauge(
 messages_stored = Counter("chat_messages_stored", "Messages stored.")
 deliveries = Counter("chat_deliveries", "Frames written to room sockets by the fan-out.")
 resumes = Counter("chat_resumes", "Catch-up (sync) requests served.")
-resumed_messages = Counter("chat_resumed_messages", "Messages sent in answer to sync.")
+resumed_events = Counter("chat_resumed_events", "Room events sent in answer to sync.")
 frames_rejected = Counter("chat_frames_rejected", "Frames refused, by error code.", ["code"])
 sockets_refused = Counter(
     "chat_sockets_refused", "Sockets closed as they opened, by close code.", ["code"]

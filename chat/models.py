@@ -1,3 +1,4 @@
+import secrets
 import unicodedata
 
 from django.conf import settings
@@ -44,12 +45,20 @@ class User(AbstractUser):
         super().save(*args, **kwargs)
 
 
+def new_epoch() -> str:
+    return secrets.token_hex(8)
+
+
 class Room(models.Model):
     name = models.CharField(max_length=ROOM_NAME_MAX_CHARS)
     key = models.CharField(max_length=ROOM_NAME_MAX_CHARS * 3, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
-    # The room's message counter: the last sequence number handed out.
+    # The room log's counter: the last number handed out, to a message or any other change.
     last_seq = models.PositiveBigIntegerField(default=0, editable=False)
+    # Which run of numbers clients' positions belong to. A database restored from a backup
+    # hands out again numbers that clients have seen: `manage.py rooms_new_epoch` after a
+    # restore makes every client reset instead of trusting its position.
+    epoch = models.CharField(max_length=16, default=new_epoch, editable=False)
     last_message_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
@@ -69,10 +78,17 @@ class Message(models.Model):
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="messages"
     )
-    text = models.TextField()
+    text = models.TextField()  # empty once deleted
     # The sender's own id for this message: a resend with the same id is the same message.
     client_id = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
+    # The room number of the latest change to this message (its own `seq` until changed).
+    version = models.PositiveBigIntegerField(default=0)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)  # a tombstone once set
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
+    )
 
     class Meta:
         constraints = [
@@ -85,3 +101,53 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} in {self.room_id}"
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class Reaction(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reactions"
+    )
+    emoji = models.CharField(max_length=32)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "emoji", "person"], name="reaction_once_per_person"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} on {self.message_id}"
+
+
+class RoomEvent(models.Model):
+    """A numbered change in a room other than a new message: an edit, a deletion, a
+    reaction. A new message is its own event (its row and `seq`); the two together are the
+    room log, read in order by `seq` (see selectors.room_events_after)."""
+
+    MESSAGE_EDITED = "message.edited"
+    MESSAGE_DELETED = "message.deleted"
+    REACTION_CHANGED = "reaction.changed"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=32)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    # What the event says beyond the message's current state: for a reaction, its emoji
+    # and who reacted then (absolute, so that applying it twice changes nothing).
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["room", "seq"], name="room_event_room_seq_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.seq} in {self.room_id}"

@@ -1,18 +1,20 @@
 """The only module that touches the channel layer: how room events reach sockets.
 
 Per process, a hub keeps the sockets of each room and writes every event of that room,
-encoded once by whoever announced it, straight to them. A delivery is a plain write: no
+encoded once by whoever announced it, straight to them. The hub knows an event only by
+its room and number: it orders numbered frames and fills gaps from the room log, blind to
+what kind of change each one is. A delivery is a plain write: no
 database query, no thread hop, no JSON encoding, no per-socket channel and no per-event
 consumer dispatch (see DESIGN.md, "The hot path").
 
-    services (commit) -> announce_messages -> hub.publish -> this process's sockets
+    services (commit) -> announce -> hub.publish -> this process's sockets
                                                           -> channel layer group (Redis)
         -> other processes' room subscriptions -> LocalSocket.write for each socket
 
 The in-memory layer reaches only this process, so there the layer is not used at all.
 Over Redis the layer carries each event to the other processes, and it only carries
 hints: a process fills gaps from the database by sequence number, and so do clients.
-A subscription lost with Redis is retried, and the room's messages stored meanwhile are
+A subscription lost with Redis is retried, and the room's events stored meanwhile are
 read from the database when it is back; this process's own sockets never stop.
 """
 
@@ -32,7 +34,7 @@ from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
 
-from chat import metrics, protocol, selectors
+from chat import metrics, selectors
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +49,17 @@ RESUBSCRIBE_FIRST_WAIT = 0.5
 RESUBSCRIBE_MAX_WAIT = 10.0
 
 # How long frames that arrived ahead of a missing number wait for it before this process
-# reads the missing messages from the database; gaps longer than GAP_FILL_MAX are left to
+# reads the missing events from the database; gaps longer than GAP_FILL_MAX are left to
 # the clients' own catch-up.
 GAP_WAIT_SECONDS = 0.25
 GAP_FILL_MAX = 500
 
 AsgiSend = Callable[[dict], Awaitable[None]]
-# The first message's seq, the frames from there on, when the first was committed, and
+# The first event's seq, the frames from there on, when the first was committed, and
 # whether they are repeats (announced again, maybe already delivered).
 Chunk = tuple[int, list[str], float | None, bool]
 
-_messages_after = database_sync_to_async(selectors.messages_after)
+_room_events_after = database_sync_to_async(selectors.room_events_after)
 _room_last_seq = database_sync_to_async(selectors.room_last_seq)
 
 
@@ -269,7 +271,7 @@ class RoomHub:
         committed_at: float | None = None,
         repeat: bool = False,
     ) -> None:
-        """Send encoded frames, the room's messages from `first_seq` on, to every socket of
+        """Send encoded frames, the room's events from `first_seq` on, to every socket of
         the room in every process: this process's at once, the others' through the layer.
         A `repeat` may have been delivered already: it fills a gap, and is dropped where
         nothing is missing (or nothing is known yet)."""
@@ -333,7 +335,7 @@ class RoomHub:
 
         Workers announce their own commits in order, but two workers' events for one room
         can reach this one crossed: a chunk that arrives ahead of a missing number waits
-        here briefly, and if the missing messages do not follow, they are read from the
+        here briefly, and if the missing events do not follow, they are read from the
         database (once for this process, not once per socket).
         """
         if room_id not in self.rooms:
@@ -383,20 +385,19 @@ class RoomHub:
 
     async def _fetch_missing(self, room_id: int, order: _RoomOrder) -> None:
         missing_from, missing_to = order.next_seq, min(order.ahead)
-        messages = []
+        events: list[tuple[int, str]] = []
         if missing_to - missing_from <= GAP_FILL_MAX:
             try:
-                page = await _messages_after(
-                    room_id=room_id, after_seq=missing_from - 1, limit=missing_to - missing_from
+                # Numbers below one that arrived are committed: the range can be read.
+                events = await _room_events_after(
+                    room_id=room_id, after_seq=missing_from - 1, up_to_seq=missing_to - 1
                 )
-                messages = page.messages
             except Exception:
                 log.warning("could not fill a gap", extra={"room": room_id}, exc_info=True)
         if self._orders.get(room_id) is not order:
             return  # the room's sockets left meanwhile
-        if messages and order.next_seq == missing_from:
-            frames = [protocol.encode(protocol.MessageEvent(message=m)) for m in messages]
-            self._receive(room_id, messages[0].seq, frames)
+        if _gapless(events, missing_from) and order.next_seq == missing_from:
+            self._receive(room_id, missing_from, [frame for _, frame in events])
         if order.next_seq == missing_from and order.ahead:
             # Too far behind (or unreadable): move on; each client fetches what it lacks.
             order.next_seq = min(order.ahead)
@@ -470,16 +471,16 @@ class RoomHub:
             for socket in tuple(self.rooms.get(room_id, ())):
                 socket.close_soon(CLOSE_TRY_AGAIN)
             return
+        after_seq = order.next_seq - 1
         try:
-            page = await _messages_after(
-                room_id=room_id, after_seq=order.next_seq - 1, limit=missed
+            events = await _room_events_after(
+                room_id=room_id, after_seq=after_seq, up_to_seq=last_seq
             )
         except Exception:
             log.warning("could not catch up a room", extra={"room": room_id}, exc_info=True)
             return
-        if page.messages and self._orders.get(room_id) is order:
-            frames = [protocol.encode(protocol.MessageEvent(message=m)) for m in page.messages]
-            self._receive(room_id, page.messages[0].seq, frames)
+        if _gapless(events, after_seq + 1) and self._orders.get(room_id) is order:
+            self._receive(room_id, after_seq + 1, [frame for _, frame in events])
 
     def _deliver(self, room_id: int, frames: list[str]) -> None:
         sockets = self.rooms.get(room_id)
@@ -490,6 +491,13 @@ class RoomHub:
             for socket in sockets:
                 socket.write(text)
         metrics.deliveries.inc(len(frames) * len(sockets))
+
+    def last_delivered(self, room_id: int) -> int | None:
+        """The number of the room's last event handed to this process's sockets, if known."""
+        order = self._orders.get(room_id)
+        if order is None or order.next_seq is None:
+            return None
+        return order.next_seq - 1
 
     async def _last_seq(self, room_id: int) -> int | None:
         try:
@@ -552,21 +560,22 @@ async def layer_answers() -> None:
     await layer.receive(channel)
 
 
-def announce_messages(
-    room_id: int, messages: list[protocol.WireMessage], *, repeat: bool = False
-) -> None:
-    """Send stored messages, in order, to every socket in their room. Called on commit,
-    from the thread that committed; it does not wait for the delivery. Only services call
-    it. With `repeat`, the messages were announced before (or should have been): receivers
-    deliver only what they were missing."""
-    frames = [protocol.encode(protocol.MessageEvent(message=message)) for message in messages]
+def _gapless(events: list[tuple[int, str]], first_seq: int) -> bool:
+    return bool(events) and all(seq == first_seq + n for n, (seq, _) in enumerate(events))
+
+
+def announce(room_id: int, first_seq: int, frames: list[str], *, repeat: bool = False) -> None:
+    """Send a room's committed events, encoded frames numbered on from `first_seq`, to
+    every socket in the room. Should only be called from services, on commit, from the
+    thread that committed; it does not wait for the delivery. With `repeat`, the events
+    were announced before (or should have been): receivers deliver only what they miss."""
     committed_at = None if repeat else time.time()
     current = _hub
     if current is not None and current.loop.is_running() and not current.loop.is_closed():
         current.loop.call_soon_threadsafe(
             current.publish,
             room_id,
-            messages[0].seq,
+            first_seq,
             frames,
             committed_at,
             repeat,
@@ -579,7 +588,7 @@ def announce_messages(
             room_group(room_id),
             {
                 "type": ROOM_EVENT,
-                "first_seq": messages[0].seq,
+                "first_seq": first_seq,
                 "frames": frames,
                 "committed_at": committed_at,
                 "repeat": repeat,

@@ -3,6 +3,7 @@ import logging
 import math
 from urllib.parse import urlencode
 
+import msgspec
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import login
@@ -87,13 +88,17 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
     room = _room_or_404(room_id)
     if not request.user.is_authenticated:
         return redirect(f"{reverse('chat:index')}?{urlencode({'room': room.name})}")
+    # The position first: every event up to it is then reflected in the page read after
+    # it, and the socket resumes from it (what it replays again changes nothing).
+    last_seq, epoch = selectors.room_position(room_id=room.pk) or (0, "")
     page = selectors.messages_before(room_id=room.pk)
     config = {
-        "room": {"id": room.pk, "name": room.name},
-        "me": {"id": request.user.pk, "name": request.user.name},
-        "lastSeq": page.messages[-1].seq if page.messages else 0,
+        "room": {"id": room.pk, "name": room.name, "epoch": epoch},
+        "me": {"id": request.user.pk, "name": request.user.name, "staff": request.user.is_staff},
+        "lastSeq": last_seq,
         "firstSeq": page.messages[0].seq if page.messages else None,
         "hasOlder": page.has_more,
+        "messages": msgspec.to_builtins(page.messages),
         "socketPath": f"/ws/rooms/{room.pk}/",
         "historyUrl": reverse("chat:room_messages", args=[room.pk]),
         "maxChars": settings.CHAT_MESSAGE_MAX_CHARS,
@@ -101,7 +106,7 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
     return render(
         request,
         "chat/room.html",
-        {"room": room, "messages": page.messages, "has_older": page.has_more, "config": config},
+        {"room": room, "has_older": page.has_more, "config": config},
     )
 
 
@@ -120,10 +125,7 @@ def room_messages(request: HttpRequest, room_id: int) -> HttpResponse:
             {"error": "invalid_field", "detail": "before must be a number"}, status=400
         )
     page = selectors.messages_before(room_id=room.pk, before_seq=before)
-    body = protocol.encode_json(
-        protocol.HistoryPage(messages=page.messages, has_more=page.has_more)
-    )
-    return HttpResponse(body, content_type="application/json")
+    return HttpResponse(protocol.encode_json(page), content_type="application/json")
 
 
 HEALTH_TIMEOUT_SECONDS = 2.0

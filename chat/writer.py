@@ -31,6 +31,12 @@ _post_many = database_sync_to_async(
 )
 
 
+def write_alone(write, /, **kwargs):
+    """Run one write that is not a post (an edit, a reaction) in the posts' thread, so
+    that a person's changes are stored in the order they were sent."""
+    return database_sync_to_async(write, thread_sensitive=False, executor=_write_lane)(**kwargs)
+
+
 class BatchWriter:
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop

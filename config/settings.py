@@ -281,7 +281,10 @@ SESSION_COOKIE_AGE = 60 * 60 * 24 * 365  # a guest keeps their name for a year i
 CHAT_MESSAGE_MAX_CHARS = 4000
 CHAT_FRAME_MAX_BYTES = 64 * 1024
 CHAT_HISTORY_PAGE_SIZE = 50
+# Events in one answer to `sync`; a client further behind than CHAT_RESYNC_MAX is told to
+# reset (reload its latest page) rather than replay them all.
 CHAT_CATCH_UP_MAX = 500
+CHAT_RESYNC_MAX = 1000
 # Frames queued for a client that has stopped reading, beyond what the server's transport
 # buffers; past this its socket is closed (1013) and it catches up when it returns.
 CHAT_SOCKET_BACKLOG = env.int("CHAT_SOCKET_BACKLOG", default=1000)

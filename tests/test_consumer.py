@@ -74,10 +74,10 @@ async def test_a_message_is_stored_once_acknowledged_and_delivered_to_everyone(
     by_type = {frame["type"]: frame for frame in alice_frames}
     assert by_type["ack"]["client_id"] == client_id
     assert by_type["ack"]["message"]["seq"] == 1
-    assert by_type["message"]["message"]["text"] == "hello"
+    assert by_type["message.created"]["message"]["text"] == "hello"
     bob_frame = await bob_socket.receive_json_from(timeout=3)
-    assert bob_frame["type"] == "message"
-    assert bob_frame["message"]["seq"] == 1
+    assert bob_frame["type"] == "message.created"
+    assert bob_frame["seq"] == bob_frame["message"]["seq"] == 1
     assert bob_frame["message"]["sender"] == {"id": alice.pk, "name": "Alice"}
     assert await stored(room) == [(1, "Alice", "hello")]
     await alice_socket.disconnect()
@@ -142,8 +142,11 @@ async def test_sync_returns_what_a_reconnecting_client_missed_in_order(
     result = await send(bob_socket, {"type": "sync", "after_seq": 1})
 
     assert result["type"] == "sync.result"
-    assert [(m["seq"], m["text"]) for m in result["messages"]] == [(2, "two"), (3, "three")]
-    assert result["has_more"] is False
+    assert [(e["seq"], e["type"], e["message"]["text"]) for e in result["events"]] == [
+        (2, "message.created", "two"),
+        (3, "message.created", "three"),
+    ]
+    assert (result["has_more"], result["last_seq"]) == (False, 3)
     await alice_socket.disconnect()
     await bob_socket.disconnect()
 
@@ -159,10 +162,10 @@ async def test_sync_comes_in_bounded_batches(socket_for, room, alice, settings):
     first = await send(socket, {"type": "sync", "after_seq": 0})
     second = await send(socket, {"type": "sync", "after_seq": 2})
 
-    assert [m["seq"] for m in first["messages"]] == [1, 2]
-    assert first["has_more"] is True
-    assert [m["seq"] for m in second["messages"]] == [3]
-    assert second["has_more"] is False
+    assert [e["seq"] for e in first["events"]] == [1, 2]
+    assert (first["has_more"], first["last_seq"]) == (True, 2)
+    assert [e["seq"] for e in second["events"]] == [3]
+    assert (second["has_more"], second["last_seq"]) == (False, 3)
     await socket.disconnect()
 
 
@@ -170,7 +173,7 @@ BAD_FRAMES = [
     ("{not json", "invalid_json"),
     ('["a", "list"]', "not_an_object"),
     ('"just a string"', "not_an_object"),
-    ('{"type": "message.delete"}', "unknown_type"),
+    ('{"type": "message.forward"}', "unknown_type"),
     ('{"text": "no type"}', "unknown_type"),
     ('{"type": "message.send", "client_id": "c1", "text": 42}', "invalid_field"),
     ('{"type": "message.send", "client_id": "c1"}', "invalid_field"),
@@ -235,7 +238,7 @@ async def test_a_message_of_exactly_the_limit_is_accepted(socket_for, room, alic
     socket = await joined(socket_for, room, alice)
     await socket.send_json_to(message_frame("é" * 4000))
     frames = [await socket.receive_json_from(timeout=3) for _ in range(2)]
-    assert {frame["type"] for frame in frames} == {"ack", "message"}
+    assert {frame["type"] for frame in frames} == {"ack", "message.created"}
     await socket.disconnect()
 
 
@@ -379,7 +382,7 @@ async def test_a_fault_while_handling_a_frame_is_reported_and_the_socket_carries
     )
     await socket.send_json_to(message_frame("first try", "try-1"))
     frames = [await socket.receive_json_from(timeout=3) for _ in range(2)]
-    assert {frame["type"] for frame in frames} == {"ack", "message"}
+    assert {frame["type"] for frame in frames} == {"ack", "message.created"}
     assert await stored(room) == [(1, "Alice", "first try")]
     await socket.disconnect()
 
@@ -413,8 +416,8 @@ async def test_every_socket_receives_concurrent_senders_messages_once_in_sequenc
         seqs = []
         while len(seqs) < total:
             frame = await socket.receive_json_from(timeout=5)
-            if frame["type"] == "message":
-                seqs.append(frame["message"]["seq"])
+            if frame["type"] == "message.created":
+                seqs.append(frame["seq"])
         return seqs
 
     receiving = [asyncio.ensure_future(received_seqs(socket)) for socket in sockets]
@@ -475,7 +478,7 @@ async def test_sockets_messages_resumes_and_refusals_are_counted_for_prometheus(
             "chat_messages_stored_total",
             "chat_deliveries_total",
             "chat_resumes_total",
-            "chat_resumed_messages_total",
+            "chat_resumed_events_total",
         )
     }
     rejected_before = sample("chat_frames_rejected_total", code="invalid_json")
@@ -493,7 +496,7 @@ async def test_sockets_messages_resumes_and_refusals_are_counted_for_prometheus(
     assert sample("chat_deliveries_total") == before["chat_deliveries_total"] + 2
     assert sample("chat_fanout_seconds_count") == fanouts_before + 1
     assert sample("chat_resumes_total") == before["chat_resumes_total"] + 1
-    assert sample("chat_resumed_messages_total") == before["chat_resumed_messages_total"] + 1
+    assert sample("chat_resumed_events_total") == before["chat_resumed_events_total"] + 1
     assert sample("chat_frames_rejected_total", code="invalid_json") == rejected_before + 1
     await alice_socket.disconnect()
     await bob_socket.disconnect()
@@ -517,7 +520,7 @@ async def test_posts_are_stored_while_logins_and_catch_up_reads_hold_the_databas
     try:
         await socket.send_json_to(message_frame("not stuck behind the reads"))
         frames = [await socket.receive_json_from(timeout=3) for _ in range(2)]
-        assert {frame["type"] for frame in frames} == {"ack", "message"}
+        assert {frame["type"] for frame in frames} == {"ack", "message.created"}
     finally:
         release.set()
         await reading

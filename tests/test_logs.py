@@ -49,7 +49,7 @@ async def test_a_socket_logs_its_life_in_one_line_per_event_under_one_connection
     opened, catch_up, closed = lines
     assert opened["conn"] and len({line["conn"] for line in lines}) == 1
     assert opened["room"] == room.pk and opened["user"] == alice.pk
-    assert catch_up["after_seq"] == 0 and catch_up["messages"] == 1
+    assert catch_up["after_seq"] == 0 and catch_up["events"] == 1
     assert closed["code"] == 1000 and closed["messages_posted"] == 1
     assert {"time", "level", "logger", "pid"} <= opened.keys()
     assert not any("secret" in json.dumps(line) for line in lines)

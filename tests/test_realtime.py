@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from unittest import mock
 
 import pytest
 
@@ -229,6 +230,40 @@ async def test_a_number_that_never_arrives_is_read_from_the_database(
     from_database = [json.loads(text)["message"]["text"] for text in client.texts[1::2]]
     assert client.texts[0::2] == ["m1", "m3", "m5"]
     assert from_database == ["two", "four"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_missing_edit_or_reaction_is_read_from_the_log_like_a_message(
+    hub, room_factory, user_factory
+):
+    from channels.db import database_sync_to_async
+
+    from chat import services
+
+    room = await database_sync_to_async(room_factory)()
+    ana = await database_sync_to_async(user_factory)("Ana")
+    client = FakeClient()
+    await hub().join(room.pk, LocalSocket(client.send, max_backlog=100))
+    await database_sync_to_async(services.messages_import)(
+        room_id=room.pk, sender=ana, texts=["one"]
+    )
+    with mock.patch("chat.realtime.announce"):  # their announcements are lost
+        await database_sync_to_async(services.message_edit)(
+            room_id=room.pk, editor=ana, message_seq=1, text="uno"
+        )
+        await database_sync_to_async(services.reaction_add)(
+            room_id=room.pk, person=ana, message_seq=1, emoji="🎉"
+        )
+    hub().publish(room.pk, 1, ["m1"])
+    hub().publish(room.pk, 4, ["m4"])  # the edit (2) and the reaction (3) were lost
+    await asyncio.sleep(2 * realtime.GAP_WAIT_SECONDS + 1)
+
+    filled = [json.loads(text) for text in client.texts[1:3]]
+    assert [(frame["type"], frame["seq"]) for frame in filled] == [
+        ("message.edited", 2),
+        ("reaction.changed", 3),
+    ]
+    assert client.texts[0] == "m1" and client.texts[3] == "m4"
 
 
 async def test_a_gap_too_long_to_fill_is_left_to_the_clients_and_delivery_moves_on(hub):

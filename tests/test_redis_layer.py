@@ -19,7 +19,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels_redis.core import RedisChannelLayer
 
-from chat import protocol, realtime, selectors, services
+from chat import realtime, selectors, services
 from chat.realtime import LocalSocket
 from config.settings import redis_channel_layer
 from tests.test_realtime import FakeClient
@@ -164,8 +164,9 @@ def text_of(frame: str) -> str:
 
 @database_sync_to_async
 def encoded_messages_after(room_id: int, after_seq: int) -> list[str]:
-    page = selectors.messages_after(room_id=room_id, after_seq=after_seq)
-    return [protocol.encode(protocol.MessageEvent(message=m)) for m in page.messages]
+    last_seq = selectors.room_last_seq(room_id=room_id)
+    events = selectors.room_events_after(room_id=room_id, after_seq=after_seq, up_to_seq=last_seq)
+    return [frame for _, frame in events]
 
 
 @pytest.mark.django_db(transaction=True)

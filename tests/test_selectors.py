@@ -1,5 +1,7 @@
 """Reads: history pages and catch-up are keyset queries whose cost follows the page size."""
 
+import json
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -44,23 +46,34 @@ def test_a_room_of_exactly_one_page_has_nothing_older(room_with):
     assert not selectors.messages_before(room_id=room_with(50).pk).has_more
 
 
-def test_catch_up_returns_what_follows_in_order_and_says_when_there_is_more(room_with, settings):
+def catch_up(room, after_seq, page_max=500):
+    return selectors.catch_up(
+        room_id=room.pk, after_seq=after_seq, epoch=None, page_max=page_max, resync_max=1000
+    )
+
+
+def test_catch_up_returns_what_follows_in_order_and_says_when_there_is_more(room_with):
     room = room_with(10)
-    settings.CHAT_CATCH_UP_MAX = 4
-    page = selectors.messages_after(room_id=room.pk, after_seq=3)
-    assert seqs(page) == [4, 5, 6, 7]
-    assert page.has_more
-    assert seqs(selectors.messages_after(room_id=room.pk, after_seq=7)) == [8, 9, 10]
+    first = catch_up(room, 3, page_max=4)
+    assert [json.loads(bytes(event))["seq"] for event in first.events] == [4, 5, 6, 7]
+    assert (first.has_more, first.last_seq) == (True, 7)
+    rest = catch_up(room, 7, page_max=4)
+    assert [json.loads(bytes(event))["seq"] for event in rest.events] == [8, 9, 10]
+    assert (rest.has_more, rest.last_seq) == (False, 10)
 
 
-def test_a_page_costs_one_query_whatever_the_room_size(room_with):
-    small, large = room_with(50), room_with(3000)
-    for room in (small, large):
+def test_a_page_costs_the_same_few_queries_whatever_the_room_size(room_with):
+    counts = []
+    for size in (50, 3000):
+        room = room_with(size)
         with CaptureQueriesContext(connection) as queries:
             selectors.messages_before(room_id=room.pk)
             selectors.messages_before(room_id=room.pk, before_seq=40)
-            selectors.messages_after(room_id=room.pk, after_seq=10)
-        assert len(queries) == 3
+            catch_up(room, size - 20)
+        counts.append(len(queries))
+    # A page: its messages, their reactions. A catch-up: the position, then the messages
+    # and the other events over the range, and the reactions.
+    assert counts == [8, 8]
 
 
 def test_history_reads_walk_the_room_and_seq_index_without_sorting(room_with):

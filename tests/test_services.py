@@ -9,17 +9,23 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db import IntegrityError, OperationalError, connection, transaction
 
-from chat import services
+from chat import protocol, services
 from chat.models import Message, Room, User
+from chat.services import messages as posting
 from tests.conftest import new_client_id
+from tests.helpers import capture_events
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def announced():
-    with mock.patch("chat.realtime.announce_messages") as announce:
-        yield announce
+    with capture_events() as events:
+        yield events
+
+
+def created_event(message: protocol.WireMessage) -> protocol.MessageCreated:
+    return protocol.MessageCreated(seq=message.seq, message=message)
 
 
 def post(room, sender, text="hello", client_id=None):
@@ -106,9 +112,9 @@ def test_a_resend_with_the_same_client_id_stores_nothing_new(
     assert Message.objects.count() == 1
     # Announced as new once; the resend again as a repeat, for receivers that missed it
     # (its first COMMIT may have gone through unannounced). Repeats are dropped by number.
-    assert announced.call_args_list == [
-        mock.call(room.pk, [first]),
-        mock.call(room.pk, [first], repeat=True),
+    assert announced.calls == [
+        (room.pk, [created_event(first)], False),
+        (room.pk, [created_event(first)], True),
     ]
 
 
@@ -117,12 +123,12 @@ def test_a_lost_connection_before_the_commit_means_nothing_is_stored(
 ):
     room, alice = room_factory(), user_factory()
     with (
-        mock.patch.object(services, "_take_numbers", side_effect=OperationalError("gone")),
+        mock.patch.object(posting, "_take_numbers", side_effect=OperationalError("gone")),
         pytest.raises(services.NotStored),
     ):
         post(room, alice, client_id="c-1")
     assert Message.objects.count() == 0
-    announced.assert_not_called()
+    assert announced.calls == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -141,12 +147,12 @@ def test_a_connection_lost_in_the_commit_makes_the_outcome_unknown_and_a_resend_
         pytest.raises(services.OutcomeUnknown),
     ):
         post(room, alice, "maybe", client_id="c-1")
-    announced.assert_not_called()
+    assert announced.calls == []
 
     message, created = post(room, alice, "maybe", client_id="c-1")
     assert (message.seq, created) == (1, False)
     assert Message.objects.count() == 1
-    announced.assert_called_once_with(room.pk, [message], repeat=True)
+    assert announced.calls == [(room.pk, [created_event(message)], True)]
 
 
 def test_the_same_client_id_from_two_people_is_two_messages(room_factory, user_factory, announced):
@@ -162,10 +168,10 @@ def test_a_message_is_announced_once_after_commit(
     room, alice = room_factory(), user_factory("Alice")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         message, _ = post(room, alice, "hi")
-        announced.assert_not_called()
+        assert announced.calls == []
     for callback in callbacks:
         callback()
-    announced.assert_called_once_with(room.pk, [message])
+    assert announced.calls == [(room.pk, [created_event(message)], False)]
 
 
 def test_nothing_is_announced_or_numbered_for_a_rolled_back_write(
@@ -179,7 +185,7 @@ def test_nothing_is_announced_or_numbered_for_a_rolled_back_write(
     ):
         post(room, alice)
         raise RuntimeError("the surrounding work failed")
-    announced.assert_not_called()
+    assert announced.calls == []
     assert post(room, alice)[0].seq == 1
 
 
@@ -260,15 +266,15 @@ def test_a_batch_stores_each_post_once_in_order_and_announces_once_per_room(
     assert results[4][0] == stored_before
     assert Message.objects.filter(room=general).count() == 3
     announced_new = {
-        call.args[0]: [m.seq for m in call.args[1]]
-        for call in announced.call_args_list
-        if not call.kwargs.get("repeat")
+        room_id: [event.seq for event in events]
+        for room_id, events, repeat in announced.calls
+        if not repeat
     }
     assert announced_new == {general.pk: [2, 3], other.pk: [1]}
     repeated = [
-        (call.args[0], [m.seq for m in call.args[1]])
-        for call in announced.call_args_list
-        if call.kwargs.get("repeat")
+        (room_id, [event.seq for event in events])
+        for room_id, events, repeat in announced.calls
+        if repeat
     ]
     assert repeated == [(general.pk, [1])]  # the resend of one stored before this batch
 
@@ -292,12 +298,12 @@ def test_the_resend_check_looks_each_key_up_in_the_unique_index(
     params = [room.pk, ana.pk, "a", room.pk, ana.pk, "b"]
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
-            cursor.execute("EXPLAIN QUERY PLAN " + services._resend_query(2), params)
+            cursor.execute("EXPLAIN QUERY PLAN " + posting._resend_query(2), params)
             plan = " ".join(str(row) for row in cursor.fetchall())
             assert "(room_id=? AND sender_id=? AND client_id=?)" in plan
         else:
             cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("EXPLAIN " + services._resend_query(2), params)
+            cursor.execute("EXPLAIN " + posting._resend_query(2), params)
             plan = " ".join(row[0] for row in cursor.fetchall())
             assert "message_client_id_unique" in plan
 
@@ -308,7 +314,7 @@ def test_a_batch_stored_post_by_post_gives_each_post_its_own_outcome(
 ):
     room, ana = room_factory(), user_factory()
     batch = [services.Post(room.pk, ana, text, f"c-{text}") for text in ("one", "two", "three")]
-    real_store = services._store_posts
+    real_store = posting._store_posts
     calls = 0
 
     def store(posts):
@@ -320,7 +326,7 @@ def test_a_batch_stored_post_by_post_gives_each_post_its_own_outcome(
             raise OperationalError("connection lost")  # this post alone
         return real_store(posts)
 
-    with mock.patch.object(services, "_store_posts", store):
+    with mock.patch.object(posting, "_store_posts", store):
         results = services.messages_post_many(batch)
 
     assert [r[0].text for r in (results[0], results[2])] == ["one", "three"]

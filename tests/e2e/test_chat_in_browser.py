@@ -389,7 +389,7 @@ def test_a_message_whose_outcome_is_unknown_is_resent_under_its_id_and_stored_on
 
         def from_server(frame) -> None:
             data = json.loads(frame)
-            if data["type"] == "message" and len(sent_ids) == 1:
+            if data["type"] == "message.created" and len(sent_ids) == 1:
                 return  # committed, but the connection went before it could be announced
             if data["type"] == "ack" and len(sent_ids) == 1:
                 # Stored, but the answer was lost with the database connection.
@@ -557,7 +557,7 @@ def test_a_sync_answered_with_an_error_is_asked_again_so_gaps_are_still_filled(n
 
         def from_server(frame) -> None:
             data = json.loads(frame)
-            if lose_live_messages and data["type"] == "message" and data["message"]["seq"] == 2:
+            if lose_live_messages and data["type"] == "message.created" and data["seq"] == 2:
                 return
             ws.send(frame)
 

@@ -230,7 +230,7 @@ class Person:
 
     def _receive(self, frame: dict) -> None:
         kind = frame["type"]
-        if kind == "message":
+        if kind == "message.created":
             self.live_frames += 1
             self._accept([frame["message"]])
         elif kind == "ack":
@@ -238,7 +238,8 @@ class Person:
             self._acknowledged(frame["client_id"])
         elif kind == "sync.result":
             self._syncing = False
-            self._accept(frame["messages"])
+            # Only messages are posted here: every event is a message's creation.
+            self._accept([event["message"] for event in frame["events"]])
             if frame["has_more"]:
                 self._request_sync()
             else:

@@ -49,7 +49,7 @@ async def test_a_reconnect_storm_on_one_worker_neither_loses_nor_starves_live_po
                 while True:
                     frame = json.loads(await asyncio.wait_for(socket.recv(), 60))
                     if frame["type"] == "sync.result":
-                        return len(frame["messages"])
+                        return len(frame["events"])
 
         storm_started = time.monotonic()
         caught_up = await asyncio.gather(

@@ -93,7 +93,7 @@ async def test_a_commit_whose_answer_is_lost_is_answered_outcome_unknown_and_sto
         frames = [json.loads(await asyncio.wait_for(socket.recv(), 10)) for _ in range(2)]
         by_type = {f["type"]: f for f in frames}
         assert by_type["ack"]["message"]["seq"] == 1
-        assert by_type["message"]["message"]["seq"] == 1  # announced now, as a repeat
+        assert by_type["message.created"]["seq"] == 1  # announced now, as a repeat
         assert await asyncio.to_thread(deployment.stored, room_id) == [
             (1, frame["client_id"], "maybe")
         ]

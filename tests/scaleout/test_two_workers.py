@@ -41,13 +41,14 @@ async def open_socket(worker, session: str, room_id: int) -> ClientConnection:
 
 
 async def messages_until(socket: ClientConnection, count: int, timeout: float = 15) -> list[dict]:
-    """The `message` frames this socket receives until it has `count` of them."""
+    """The messages of the `message.created` frames this socket receives, until it has
+    `count` of them."""
     received: list[dict] = []
 
     async def read() -> None:
         while len(received) < count:
             frame = json.loads(await socket.recv())
-            if frame["type"] == "message":
+            if frame["type"] == "message.created":
                 received.append(frame["message"])
 
     await asyncio.wait_for(read(), timeout)
@@ -68,10 +69,10 @@ async def catch_up(socket: ClientConnection, after_seq: int) -> list[dict]:
             frame = json.loads(await asyncio.wait_for(socket.recv(), 10))
             if frame["type"] == "sync.result":
                 break
-        messages += frame["messages"]
+        messages += [event["message"] for event in frame["events"]]
         if not frame["has_more"]:
             return messages
-        after_seq = messages[-1]["seq"]
+        after_seq = frame["last_seq"]
 
 
 async def test_a_message_posted_on_one_worker_reaches_a_socket_on_the_other(deployment):

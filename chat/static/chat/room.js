@@ -1,6 +1,10 @@
-// The room page: renders messages (always as text), keeps the reader's place, loads older
-// history, runs the composer and shows the messages still on their way. The connection
-// and the outbox themselves live in socket.js.
+// The room page: keeps the reader's place, loads older history, runs the composer (send,
+// reply, edit), the actions on a message, and shows the messages still on their way. The
+// connection and the outbox live in socket.js, the message node in messages.js, and
+// events.js applies each room event.
+import { eventApplier } from "./events.js";
+import { MessageStore } from "./messages.js";
+import { ReactionPicker, reactionsRow } from "./reactions.js";
 import { Outbox, RoomConnection, browserStorage } from "./socket.js";
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
@@ -17,6 +21,9 @@ const statusText = document.getElementById("status-text");
 const reconnectButton = document.getElementById("reconnect-now");
 const composer = document.getElementById("composer");
 const field = document.getElementById("composer-text");
+const composerContext = document.getElementById("composer-context");
+const composerContextText = document.getElementById("composer-context-text");
+const composerCancel = document.getElementById("composer-cancel");
 
 const AT_BOTTOM_PX = 40;
 const GROUP_GAP_MS = 5 * 60 * 1000;
@@ -26,8 +33,7 @@ const draftKey = `chat:draft:${config.room.id}`;
 // Per person too: whoever logs in next in this browser must not send someone else's words.
 const outboxKey = `chat:outbox:${config.me.id}:${config.room.id}`;
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
+const HIGHLIGHT_MS = 2500;
 const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric", year: "numeric" });
 
 let firstSeq = config.firstSeq;
@@ -37,34 +43,34 @@ let unseen = 0;
 
 // ---- rendering -------------------------------------------------------------------------
 
-function renderMessage(message) {
-  const item = document.createElement("li");
-  item.className = message.sender.id === config.me.id ? "msg msg--mine" : "msg";
-  item.dataset.seq = message.seq;
-  item.dataset.sender = message.sender.id;
-  item.dataset.sentAt = message.sent_at;
-  const header = document.createElement("div");
-  header.className = "msg__header";
-  const sender = document.createElement("span");
-  sender.className = "msg__sender";
-  sender.textContent = message.sender.name;
-  const time = document.createElement("time");
-  time.className = "msg__time";
-  time.dateTime = message.sent_at;
-  header.append(sender, " ", time);
-  const text = document.createElement("p");
-  text.className = "msg__text";
-  text.textContent = message.text;
-  item.append(header, text);
-  localizeTime(item);
-  return item;
+const store = new MessageStore({
+  me: config.me,
+  renderReactions: (message) => reactionsRow(message, config.me.id),
+  renderActions: messageActions,
+});
+
+function actionButton(action, label, text) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "msg__action";
+  button.dataset.action = action;
+  button.dataset.focusKey = action;
+  button.setAttribute("aria-label", label);
+  button.title = label;
+  button.textContent = text;
+  return button;
 }
 
-function localizeTime(item) {
-  const time = item.querySelector(".msg__time");
-  const sentAt = new Date(item.dataset.sentAt);
-  time.textContent = timeFormat.format(sentAt);
-  time.title = fullFormat.format(sentAt);
+/** The actions on a message: shown on hover and focus, or by a tap on a phone. */
+function messageActions(message, { mine, canDelete }) {
+  const bar = document.createElement("div");
+  bar.className = "msg__actions";
+  bar.setAttribute("role", "group");
+  bar.setAttribute("aria-label", `Actions for the message from ${message.sender.name}`);
+  bar.append(actionButton("react", "Add a reaction", "☺"), actionButton("reply", "Reply", "↩"));
+  if (mine) bar.append(actionButton("edit", "Edit", "✎"));
+  if (canDelete) bar.append(actionButton("delete", "Delete", "🗑"));
+  return bar;
 }
 
 function dayLabel(date) {
@@ -115,9 +121,34 @@ function scrollToBottom() {
   newMessagesButton.hidden = true;
 }
 
+/** Put a message in its place by number (live ones go last), or update it if it is here. */
+function place(message) {
+  if (store.has(message.seq)) {
+    store.update(message);
+    return false;
+  }
+  const node = store.build(message);
+  let after = null;
+  for (const item of log.querySelectorAll(".msg")) {
+    if (Number(item.dataset.seq) > message.seq) {
+      after = item;
+      break;
+    }
+  }
+  if (after) after.before(node);
+  else log.append(node);
+  return true;
+}
+
 function appendLive(messages) {
   const stayAtBottom = atBottom();
-  for (const message of messages) log.append(renderMessage(message));
+  messages = messages.filter((message) => {
+    // Older than the page: its page shows it when loaded.
+    if (firstSeq !== null && message.seq < firstSeq && hasOlder) return false;
+    return place(message);
+  });
+  if (!messages.length) return;
+  if (firstSeq === null) firstSeq = messages[0].seq;
   regroup();
   if (stayAtBottom) {
     scrollToBottom();
@@ -144,7 +175,10 @@ async function loadOlder() {
     // Older history is not news: keep screen readers from reading the page out.
     logRegion.setAttribute("aria-live", "off");
     const fragment = document.createDocumentFragment();
-    for (const message of page.messages) fragment.append(renderMessage(message));
+    for (const message of page.messages) {
+      if (store.has(message.seq)) store.update(message);
+      else fragment.append(store.build(message));
+    }
     log.prepend(fragment);
     regroup();
     // Keep the message being read where it was.
@@ -223,18 +257,160 @@ function fitField() {
   field.style.height = `${Math.min(field.scrollHeight, FIELD_MAX_PX)}px`;
 }
 
+// What the composer is doing besides sending: replying to a message, or editing one.
+let replyingTo = null; // the message state answered
+let editing = null; // {seq, draft}: the message being edited, and the draft set aside
+
+function showComposerContext(text) {
+  composerContextText.textContent = text;
+  composerContext.hidden = !text;
+}
+
+function firstLine(text) {
+  const line = text.split("\n", 1)[0];
+  return line.length > 80 ? `${line.slice(0, 79)}…` : line;
+}
+
+function startReply(message) {
+  stopEditing();
+  replyingTo = message;
+  showComposerContext(`Replying to ${message.sender.name}: ${firstLine(message.text)}`);
+  field.focus();
+}
+
+function startEditing(message) {
+  if (!editing) editing = { seq: message.seq, draft: field.value };
+  editing.seq = message.seq;
+  replyingTo = null;
+  showComposerContext("Editing your message. Enter saves, Esc cancels.");
+  field.value = message.text;
+  fitField();
+  field.focus();
+  field.setSelectionRange(field.value.length, field.value.length);
+}
+
+function stopEditing() {
+  if (!editing) return;
+  field.value = editing.draft;
+  editing = null;
+  fitField();
+  showComposerContext("");
+}
+
+function cancelComposerContext() {
+  if (editing) stopEditing();
+  replyingTo = null;
+  showComposerContext("");
+  field.focus();
+}
+
+function announceFailure(what, error) {
+  outboxAlert.textContent = `${what} failed: ${error.detail || "the server did not answer"}`;
+}
+
 function submit() {
   const text = field.value.trim();
+  if (editing) {
+    const { seq } = editing;
+    const current = store.get(seq);
+    if (text && current && text !== current.text) {
+      connection.change({ type: "message.edit", message_seq: seq, text }).catch((error) => announceFailure("Editing", error));
+    }
+    stopEditing();
+    field.focus();
+    return;
+  }
   if (!text) return;
   // The outbox keeps it (across a reload too) until the server has it: the box is free
   // for the next message at once.
-  connection.send(text);
+  connection.send(text, replyingTo ? replyingTo.seq : null);
+  replyingTo = null;
+  showComposerContext("");
   field.value = "";
   saveDraft("");
   fitField();
   field.focus();
   scrollToBottom();
 }
+
+/** The person's own last message that can still be edited. */
+function myLastMessage() {
+  const mine = [...log.querySelectorAll(".msg--mine:not(.msg--deleted)")];
+  return mine.length ? store.get(Number(mine[mine.length - 1].dataset.seq)) : null;
+}
+
+// ---- actions on a message ---------------------------------------------------------------
+
+function toggleReaction(seq, emoji) {
+  const message = store.get(seq);
+  if (!message) return;
+  const mine = message.reactions?.some((r) => r.emoji === emoji && r.people.some((p) => p.id === config.me.id));
+  connection
+    .change({ type: mine ? "reaction.remove" : "reaction.add", message_seq: seq, emoji })
+    .catch((error) => announceFailure("Reacting", error));
+}
+
+const picker = new ReactionPicker(toggleReaction);
+
+function deleteMessage(message) {
+  if (!window.confirm("Delete this message for everyone? This cannot be undone.")) return;
+  connection.change({ type: "message.delete", message_seq: message.seq }).catch((error) => announceFailure("Deleting", error));
+}
+
+async function jumpTo(seq) {
+  // Older pages load until the original is on the page (or the room's start is reached).
+  while (!store.node(seq) && hasOlder && (firstSeq === null || seq < firstSeq)) {
+    const before = firstSeq;
+    await loadOlder();
+    if (firstSeq === before) break; // the page did not load: stop rather than spin
+  }
+  const node = store.node(seq);
+  if (!node) {
+    outboxAlert.textContent = "The original message is not in this room's history.";
+    return;
+  }
+  node.scrollIntoView({ block: "center" });
+  node.classList.add("msg--highlight");
+  node.focus({ preventScroll: true });
+  setTimeout(() => node.classList.remove("msg--highlight"), HIGHLIGHT_MS);
+}
+
+log.addEventListener("click", (event) => {
+  const item = event.target.closest(".msg");
+  if (!item) return;
+  const seq = Number(item.dataset.seq);
+  const message = store.get(seq);
+  const control = event.target.closest("[data-action], [data-jump-to]");
+  if (!control) {
+    // A tap on a phone (no hover) shows the message's actions; another tap hides them.
+    for (const other of log.querySelectorAll(".msg--active")) if (other !== item) other.classList.remove("msg--active");
+    item.classList.toggle("msg--active");
+    return;
+  }
+  if (control.dataset.jumpTo) {
+    jumpTo(Number(control.dataset.jumpTo));
+    return;
+  }
+  switch (control.dataset.action) {
+    case "toggle-reaction":
+      toggleReaction(seq, control.dataset.emoji);
+      break;
+    case "react":
+      picker.open(control, seq);
+      break;
+    case "reply":
+      startReply(message);
+      break;
+    case "edit":
+      startEditing(message);
+      break;
+    case "delete":
+      deleteMessage(message);
+      break;
+    default:
+      break;
+  }
+});
 
 function outboxButton(label, className, act) {
   const button = document.createElement("button");
@@ -304,23 +480,64 @@ field.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
     event.preventDefault();
     submit();
+  } else if (event.key === "Escape" && (editing || replyingTo)) {
+    event.preventDefault();
+    cancelComposerContext();
+  } else if (event.key === "ArrowUp" && !field.value && !editing) {
+    const last = myLastMessage();
+    if (last) {
+      event.preventDefault();
+      startEditing(last);
+    }
   }
 });
+composerCancel.addEventListener("click", cancelComposerContext);
 field.addEventListener("input", () => {
   fitField();
-  saveDraft(field.value);
+  if (!editing) saveDraft(field.value);
 });
 
 // ---- wiring ------------------------------------------------------------------------------
 
 const socketUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${config.socketPath}`;
 const outbox = new Outbox(storage, outboxKey);
+const applyEvents = eventApplier({
+  created: (message) => appendLive([message]),
+  changed: (message) => store.update(message),
+  reaction: (event) => store.react(event),
+});
+
+/** The server cannot resume from the page's number: show its latest page afresh. */
+async function reloadLatest(reset) {
+  try {
+    const response = await fetch(config.historyUrl, { headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(`history ${response.status}`);
+    const page = await response.json();
+    for (const item of log.querySelectorAll(".msg")) store.forget(Number(item.dataset.seq));
+    log.replaceChildren();
+    firstSeq = null;
+    hasOlder = page.has_more;
+    connection.restart(reset.last_seq, reset.epoch);
+    appendLive(page.messages);
+    firstSeq = page.messages.length ? page.messages[0].seq : null;
+    loadOlderButton.hidden = !hasOlder;
+    roomStart.hidden = hasOlder;
+    connection.requestSync();
+  } catch (error) {
+    console.warn("could not reload the room", error);
+    setTimeout(() => reloadLatest(reset), 2000);
+  }
+}
+
 const connection = new RoomConnection({
   url: socketUrl,
   lastSeq: config.lastSeq,
+  epoch: config.room.epoch,
   myId: config.me.id,
   outbox,
-  onMessages: appendLive,
+  onEvents: applyEvents,
+  onMessageState: (message) => store.update(message),
+  onReset: reloadLatest,
   onOutbox: renderOutbox,
   onError(error) {
     console.warn("server refused a frame", error);
@@ -335,7 +552,7 @@ window.addEventListener("storage", (event) => {
   if (event.key === outboxKey) connection.outboxChanged();
 });
 
-for (const item of log.querySelectorAll(".msg")) localizeTime(item);
+for (const message of config.messages) log.append(store.build(message));
 regroup();
 scrollToBottom();
 field.value = storage?.getItem(draftKey) || "";

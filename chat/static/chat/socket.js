@@ -1,12 +1,16 @@
-// One room's live connection: reconnects by itself, resumes from the last sequence number
-// it delivered, fills gaps, and keeps the person's unsent messages in an outbox that
+// One room's live connection: reconnects by itself, resumes from the last number of the
+// room log it applied, fills gaps, and keeps the person's unsent messages in an outbox that
 // survives a reload, sending them one at a time, in order, each under its own id until
-// the server has it. It hands the page each message exactly once, in sequence order.
+// the server has it. It hands the page each numbered event exactly once, in order, blind
+// to its kind (events.js knows the kinds); changes (edits, reactions) are requests whose
+// promise settles with the server's answer.
 
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_CAP_MS = 15000;
 const GAP_WAIT_MS = 400; // a missing number usually arrives on its own within this
 const RETRY_DEFAULT_MS = 1000;
+const PING_EVERY_MS = 25000; // the answer carries the room's last number: a lost last event shows
+const CHANGE_ATTEMPTS = 3;
 const CLOSE_RESTART = 1012; // the server is restarting: go to another worker at once
 const CLOSE_TOO_MANY = 4429; // too many new sockets from this address: wait as told
 const CLOSE_FATAL = {
@@ -66,7 +70,12 @@ export class Outbox {
     this.entries.clear();
     for (const entry of Array.isArray(saved) ? saved : []) {
       if (typeof entry?.clientId === "string" && typeof entry?.text === "string") {
-        this.entries.set(entry.clientId, { clientId: entry.clientId, text: entry.text, failed: entry.failed || null });
+        this.entries.set(entry.clientId, {
+          clientId: entry.clientId,
+          text: entry.text,
+          replyTo: Number.isInteger(entry.replyTo) ? entry.replyTo : null,
+          failed: entry.failed || null,
+        });
       }
     }
   }
@@ -82,8 +91,8 @@ export class Outbox {
     }
   }
 
-  add(text) {
-    const entry = { clientId: newClientId(), text, failed: null };
+  add(text, replyTo = null) {
+    const entry = { clientId: newClientId(), text, replyTo, failed: null };
     this.change((entries) => entries.set(entry.clientId, entry));
     return entry;
   }
@@ -114,10 +123,13 @@ export class RoomConnection {
   /**
    * @param {object} options
    * @param {string} options.url          the room's WebSocket URL
-   * @param {number} options.lastSeq      the last sequence number already on the page
+   * @param {number} options.lastSeq      the room's last number the page reflects
+   * @param {string} options.epoch        the room epoch that number belongs to
    * @param {Outbox} options.outbox       the person's unsent messages in this room
    * @param {number} options.myId         the person's id, to recognise their own messages
-   * @param {(messages: object[]) => void} options.onMessages
+   * @param {(events: object[]) => void} options.onEvents  numbered events, in order, once each
+   * @param {(message: object) => void} options.onMessageState  a message's state from an ack
+   * @param {(reset: object) => void} options.onReset  the page must reload its latest messages
    * @param {() => void} options.onOutbox  the outbox changed (sent, acknowledged, failed)
    * @param {(error: object) => void} options.onError
    * @param {(state: string, detail?: string) => void} options.onState
@@ -137,7 +149,9 @@ export class RoomConnection {
     this.inFlight = null;
     this.resendTimer = null;
     this.waitBeforeReconnectMs = 0; // what the server last asked for, before closing
-    this.early = new Map(); // seq -> message that arrived before the ones below it
+    this.early = new Map(); // seq -> event that arrived before the ones below it
+    this.changes = new Map(); // clientId -> {frame, resolve, reject, attempts}
+    this.pingTimer = null;
   }
 
   connect() {
@@ -152,6 +166,11 @@ export class RoomConnection {
       this.onState("online");
       this.requestSync();
       this.sendNext();
+      for (const change of this.changes.values()) this.socket.send(JSON.stringify(change.frame));
+      clearInterval(this.pingTimer);
+      this.pingTimer = setInterval(() => {
+        if (this.online) this.socket.send(JSON.stringify({ type: "ping" }));
+      }, PING_EVERY_MS);
     });
     socket.addEventListener("message", (event) => this.receive(event.data));
     socket.addEventListener("close", (event) => {
@@ -160,6 +179,7 @@ export class RoomConnection {
       this.syncing = false;
       this.inFlight = null; // sent again, first, on the next socket
       clearTimeout(this.syncTimer);
+      clearInterval(this.pingTimer);
       clearTimeout(this.resendTimer);
       const fatal = CLOSE_FATAL[event.code];
       if (fatal) {
@@ -182,8 +202,8 @@ export class RoomConnection {
   }
 
   /** Send a message: it is kept, and sent again after any failure, until acknowledged. */
-  send(text) {
-    const entry = this.outbox.add(text);
+  send(text, replyTo = null) {
+    const entry = this.outbox.add(text, replyTo);
     this.sendNext();
     this.onOutbox();
     return entry.clientId;
@@ -212,6 +232,21 @@ export class RoomConnection {
     this.onOutbox();
   }
 
+  /**
+   * Ask for a change to a message (`message.edit`, `message.delete`, `reaction.add`,
+   * `reaction.remove`). Resolves with the message's state once the server has it; rejects
+   * with the server's error. Sent again on reconnect and after a retryable error, under
+   * the same id: a change applied twice changes nothing.
+   */
+  change(frame) {
+    return new Promise((resolve, reject) => {
+      const clientId = newClientId();
+      const full = { ...frame, client_id: clientId };
+      this.changes.set(clientId, { frame: full, resolve, reject, attempts: 1 });
+      if (this.online) this.socket.send(JSON.stringify(full));
+    });
+  }
+
   get online() {
     return this.socket?.readyState === WebSocket.OPEN;
   }
@@ -235,13 +270,22 @@ export class RoomConnection {
     const entry = this.outbox.next();
     if (!entry) return;
     this.inFlight = entry.clientId;
-    this.socket.send(JSON.stringify({ type: "message.send", client_id: entry.clientId, text: entry.text }));
+    const frame = { type: "message.send", client_id: entry.clientId, text: entry.text };
+    if (entry.replyTo !== null) frame.reply_to = entry.replyTo;
+    this.socket.send(JSON.stringify(frame));
   }
 
   requestSync() {
     if (!this.online || this.syncing) return;
     this.syncing = true;
-    this.socket.send(JSON.stringify({ type: "sync", after_seq: this.lastSeq }));
+    this.socket.send(JSON.stringify({ type: "sync", after_seq: this.lastSeq, epoch: this.epoch }));
+  }
+
+  /** Go on from a fresh page: the room's latest messages, read after `lastSeq` was. */
+  restart(lastSeq, epoch) {
+    this.lastSeq = lastSeq;
+    this.epoch = epoch;
+    this.early.clear();
   }
 
   receive(data) {
@@ -251,26 +295,58 @@ export class RoomConnection {
     } catch {
       return;
     }
+    if (typeof frame?.type !== "string") return;
+    if (Number.isInteger(frame.seq)) {
+      this.accept([frame]); // the room log: ordered by number, whatever its kind
+      return;
+    }
     switch (frame.type) {
-      case "message":
-        this.accept([frame.message]);
+      case "ack": {
+        const change = this.changes.get(frame.client_id);
+        if (change) {
+          this.changes.delete(frame.client_id);
+          this.onMessageState(frame.message);
+          change.resolve(frame.message);
+        } else {
+          // A post's ack: its message's creation is the event numbered like the message.
+          this.accept([{ type: "message.created", seq: frame.message.seq, message: frame.message }]);
+          this.acknowledged(frame.client_id); // a resend's ack carries an older message
+        }
         break;
-      case "ack":
-        this.accept([frame.message]);
-        this.acknowledged(frame.client_id); // a resend's ack carries an older message
-        break;
+      }
       case "sync.result":
         this.syncing = false;
-        this.accept(frame.messages);
+        this.accept(frame.events);
         if (frame.has_more) this.requestSync();
         else this.checkGap();
         break;
+      case "reset":
+        this.syncing = false;
+        this.onReset(frame);
+        break;
+      case "pong":
+        if (frame.last_seq > this.lastSeq && this.early.size === 0) this.requestSync();
+        break;
       case "error":
-        this.rejected(frame);
+        if (this.changes.has(frame.client_id)) this.changeRejected(frame);
+        else this.rejected(frame);
         break;
       default:
         break; // frames from a newer server are ignored, not fatal
     }
+  }
+
+  changeRejected(error) {
+    const change = this.changes.get(error.client_id);
+    if (SEND_AGAIN.has(error.code) && change.attempts < CHANGE_ATTEMPTS) {
+      change.attempts += 1;
+      setTimeout(() => {
+        if (this.online && this.changes.has(error.client_id)) this.socket.send(JSON.stringify(change.frame));
+      }, jittered(error.retry_after_ms || RETRY_DEFAULT_MS));
+      return;
+    }
+    this.changes.delete(error.client_id);
+    change.reject(error);
   }
 
   acknowledged(clientId) {
@@ -310,12 +386,14 @@ export class RoomConnection {
     this.onOutbox();
   }
 
-  /** Deliver messages in sequence order, each once; hold any that arrive early. */
-  accept(messages) {
-    for (const message of messages) {
-      if (message.seq > this.lastSeq) this.early.set(message.seq, message);
+  /** Deliver numbered events in order, each once; hold any that arrive early. */
+  accept(events) {
+    for (const event of events) {
+      if (event.seq > this.lastSeq) this.early.set(event.seq, event);
       // Sent from another tab, whose ack went there: it is stored, so it is no longer ours to send.
-      if (message.sender.id === this.myId) this.acknowledged(message.client_id);
+      if (event.type === "message.created" && event.message.sender.id === this.myId) {
+        this.acknowledged(event.message.client_id);
+      }
     }
     const ready = [];
     while (this.early.has(this.lastSeq + 1)) {
@@ -323,7 +401,7 @@ export class RoomConnection {
       ready.push(this.early.get(this.lastSeq));
       this.early.delete(this.lastSeq);
     }
-    if (ready.length) this.onMessages(ready);
+    if (ready.length) this.onEvents(ready);
     this.checkGap();
   }
 

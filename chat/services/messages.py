@@ -1,11 +1,9 @@
-"""Every write. Each is one transaction; whatever others must hear of is announced on commit."""
+"""Posting messages: one transaction for many posts, numbered, announced on commit."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
 from django.db import (
     DatabaseError,
     IntegrityError,
@@ -18,72 +16,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from chat import metrics, protocol, realtime
-from chat.models import Message, Room, User, name_key
-from chat.selectors import message_to_wire
-
-
-class NameTaken(Exception):
-    pass
-
-
-class RoomNotFound(Exception):
-    pass
-
-
-class NotStored(Exception):
-    """The database could not be reached or failed before anything was committed: nothing
-    of the write is stored, and trying again later (with the same client ids) is safe."""
-
-
-class OutcomeUnknown(Exception):
-    """The connection failed while committing: the database may have committed before it
-    went, or not. Only sending again under the same client ids finds out, and stores
-    nothing twice."""
-
-
-def guest_claim(*, name: str, current_user: AbstractBaseUser | AnonymousUser) -> User:
-    """The user who will be `name` in this browser: the current one, renamed if it is a
-    guest, or a new guest. Raises NameTaken when someone else holds the name."""
-    key = name_key(name)
-    holder = User.objects.filter(username=key).first()
-    if holder is not None:
-        if holder.pk != current_user.pk:
-            raise NameTaken(name)
-        if holder.display_name != name:
-            holder.display_name = name
-            holder.save(update_fields=["display_name"])
-        return holder
-    if isinstance(current_user, User) and not current_user.has_usable_password():
-        # A guest changing name keeps their account: their messages follow the new name.
-        current_user.username = key
-        current_user.display_name = name
-        try:
-            with transaction.atomic():
-                current_user.save(update_fields=["username", "display_name"])
-        except IntegrityError:
-            raise NameTaken(name) from None
-        return current_user
-    guest = User(username=key, display_name=name)
-    guest.set_unusable_password()
-    try:
-        with transaction.atomic():
-            guest.save()
-    except IntegrityError:
-        raise NameTaken(name) from None
-    return guest
-
-
-def room_get_or_create(*, name: str) -> Room:
-    """The room called `name`, found case-insensitively, made if it does not exist."""
-    key = name_key(name)
-    room = Room.objects.filter(key=key).first()
-    if room is not None:
-        return room
-    try:
-        with transaction.atomic():
-            return Room.objects.create(name=name)
-    except IntegrityError:  # someone made it a moment ago
-        return Room.objects.get(key=key)
+from chat.models import Message, Room, User
+from chat.selectors import message_to_wire, messages_with_state, wire_messages
+from chat.services.log import NotFound, NotStored, OutcomeUnknown, RoomNotFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +27,7 @@ class Post:
     sender: User
     text: str
     client_id: str
+    reply_to: int | None = None  # the seq of the message it answers, in the same room
     key: tuple[int, int, str] = field(init=False)  # what makes a resend the same message
 
     def __post_init__(self) -> None:
@@ -102,14 +38,16 @@ PostResult = tuple[protocol.WireMessage, bool]
 
 
 def message_post(
-    *, room_id: int, sender: User, text: str, client_id: str
+    *, room_id: int, sender: User, text: str, client_id: str, reply_to: int | None = None
 ) -> tuple[protocol.WireMessage, bool]:
-    """Store `text` as the room's next message and announce it once committed.
+    """Store `text` as the room's next message (a reply to the message numbered `reply_to`,
+    if given) and announce it once committed.
 
     Returns the message and whether it is new: a resend of a `client_id` that is already
-    stored returns the stored message and stores nothing.
+    stored returns the stored message and stores nothing. Raises NotFound for a reply to
+    a message the room does not have.
     """
-    result = messages_post_many([Post(room_id, sender, text, client_id)])[0]
+    result = messages_post_many([Post(room_id, sender, text, client_id, reply_to)])[0]
     if isinstance(result, Exception):
         raise result
     return result
@@ -120,7 +58,8 @@ def messages_post_many(posts: list[Post]) -> list[PostResult | Exception]:
 
     Under load a process gathers the posts of all its sockets into one call, so many
     messages share a transaction. Each result is the stored message and whether it is
-    new, or RoomNotFound for a post to a room that no longer exists (or, when the batch
+    new, or RoomNotFound for a post to a room that no longer exists, or NotFound for a
+    reply to a message the room does not have (or, when the batch
     had to be stored post by post, that post's NotStored or OutcomeUnknown). A failure
     of the whole transaction raises NotStored or OutcomeUnknown.
     """
@@ -156,16 +95,20 @@ def _post_alone(post: Post) -> PostResult | Exception:
         return error
 
 
-def _store_posts(posts: list[Post]) -> list[PostResult | RoomNotFound]:
-    results: dict[tuple[int, int, str], PostResult | RoomNotFound] = {
+def _store_posts(posts: list[Post]) -> list[PostResult | Exception]:
+    results: dict[tuple[int, int, str], PostResult | Exception] = {
         key: (message, False) for key, message in _stored_by_client_id(posts).items()
     }
     new_posts: dict[tuple[int, int, str], Post] = {}
     for post in posts:
         if post.key not in results:
             new_posts.setdefault(post.key, post)  # a resend within the batch is one message
+    originals = _originals(new_posts.values())
     by_room: dict[int, list[Post]] = {}
     for post in new_posts.values():
+        if post.reply_to is not None and (post.room_id, post.reply_to) not in originals:
+            results[post.key] = NotFound("No message with that number in this room to reply to.")
+            continue
         by_room.setdefault(post.room_id, []).append(post)
 
     # Everything but the numbers is made before taking them: from the UPDATE to the commit
@@ -179,6 +122,7 @@ def _store_posts(posts: list[Post]) -> list[PostResult | RoomNotFound]:
                 text=post.text,
                 client_id=post.client_id,
                 created_at=now,
+                reply_to=None if post.reply_to is None else originals[(room_id, post.reply_to)],
             )
             for post in room_posts
         ]
@@ -195,7 +139,7 @@ def _store_posts(posts: list[Post]) -> list[PostResult | RoomNotFound]:
             continue
         first_seq = last_seqs[room_id] - len(messages) + 1
         for offset, message in enumerate(messages):
-            message.seq = first_seq + offset
+            message.seq = message.version = first_seq + offset
         created.extend(messages)
     Message.objects.bulk_create(created)
 
@@ -208,7 +152,7 @@ def _store_posts(posts: list[Post]) -> list[PostResult | RoomNotFound]:
     # unknown): say it again. Receivers that have it drop it by its number.
     repeats: dict[int, list[protocol.WireMessage]] = {}
     for key, result in results.items():
-        if not isinstance(result, RoomNotFound) and not result[1]:
+        if not isinstance(result, Exception) and not result[1]:
             repeats.setdefault(key[0], []).append(result[0])
     # robust: a failing announcement is logged and must not make a stored post look failed.
     transaction.on_commit(lambda: _announce(announcements, repeats), robust=True)
@@ -221,10 +165,29 @@ def _announce(
 ) -> None:
     metrics.messages_stored.inc(sum(len(messages) for messages in announcements.values()))
     for room_id, messages in announcements.items():
-        realtime.announce_messages(room_id, messages)
+        realtime.announce(room_id, messages[0].seq, [_created(m) for m in messages])
     for room_id, messages in repeats.items():
         for message in sorted(messages, key=lambda m: m.seq):
-            realtime.announce_messages(room_id, [message], repeat=True)
+            realtime.announce(room_id, message.seq, [_created(message)], repeat=True)
+
+
+def _created(message: protocol.WireMessage) -> str:
+    return protocol.encode(protocol.MessageCreated(seq=message.seq, message=message))
+
+
+def _originals(posts) -> dict[tuple[int, int], Message]:
+    """The messages that these posts answer, by (room, seq), with their senders."""
+    wanted: dict[int, set[int]] = {}
+    for post in posts:
+        if post.reply_to is not None:
+            wanted.setdefault(post.room_id, set()).add(post.reply_to)
+    originals: dict[tuple[int, int], Message] = {}
+    for room_id, seqs in wanted.items():
+        for message in Message.objects.filter(room_id=room_id, seq__in=seqs).select_related(
+            "sender"
+        ):
+            originals[(room_id, message.seq)] = message
+    return originals
 
 
 def _take_numbers(counts: dict[int, int], now) -> dict[int, int]:
@@ -260,8 +223,11 @@ def _stored_by_client_id(posts: list[Post]) -> dict[tuple[int, int, str], protoc
         ids = [row[0] for row in cursor.fetchall()]
     if not ids:
         return {}
-    stored = Message.objects.filter(pk__in=ids).select_related("sender")
-    return {(m.room_id, m.sender_id, m.client_id): message_to_wire(m) for m in stored}
+    stored = list(messages_with_state().filter(pk__in=ids))
+    return {
+        (m.room_id, m.sender_id, m.client_id): wire
+        for m, wire in zip(stored, wire_messages(stored), strict=True)
+    }
 
 
 def _resend_query(count: int) -> str:
@@ -291,6 +257,7 @@ def messages_import(*, room_id: int, sender: User, texts: list[str]) -> int:
                 Message(
                     room_id=room_id,
                     seq=first_seq + offset,
+                    version=first_seq + offset,
                     sender=sender,
                     text=text,
                     client_id=f"import-{first_seq + offset}",

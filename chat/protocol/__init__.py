@@ -1,0 +1,85 @@
+"""The WebSocket wire schema: one msgspec struct per frame, validation, encoding. No Django.
+
+Every frame is a JSON object whose "type" says what it is; docs/protocol.md shows each
+with an example. Decoding raises `ProtocolError` with a machine-readable code, which the
+consumer sends back as an error frame; the connection carries on.
+
+Frames of the room log (`message.created`, `message.edited`, `message.deleted`,
+`reaction.changed`) carry the room's number `seq` first: clients apply them in that order,
+and the hub orders and gap-fills them by it alone, blind to their kinds.
+"""
+
+from chat.protocol.base import (
+    CLOSE_NOT_AUTHENTICATED,
+    CLOSE_ROOM_NOT_FOUND,
+    CLOSE_TOO_MANY,
+    FRAME_MAX_BYTES,
+    MESSAGE_MAX_CHARS,
+    ClientId,
+    Error,
+    Frame,
+    ProtocolError,
+    Seq,
+    clean_text,
+    encode,
+    encode_json,
+)
+from chat.protocol.client import CLIENT_FRAMES, ClientFrame, decode_client_frame
+from chat.protocol.events import RoomEventFrame, decode_room_event
+from chat.protocol.messages import (
+    Ack,
+    DeleteMessage,
+    EditMessage,
+    HistoryPage,
+    MessageCreated,
+    MessageDeleted,
+    MessageEdited,
+    ReactionState,
+    ReplyPreview,
+    Sender,
+    SendMessage,
+    WireMessage,
+)
+from chat.protocol.reactions import AddReaction, ReactionChanged, RemoveReaction
+from chat.protocol.sync import Ping, Pong, Reset, Sync, SyncResult
+
+__all__ = [
+    "CLIENT_FRAMES",
+    "CLOSE_NOT_AUTHENTICATED",
+    "CLOSE_ROOM_NOT_FOUND",
+    "CLOSE_TOO_MANY",
+    "FRAME_MAX_BYTES",
+    "MESSAGE_MAX_CHARS",
+    "Ack",
+    "AddReaction",
+    "ClientFrame",
+    "ClientId",
+    "DeleteMessage",
+    "EditMessage",
+    "Error",
+    "Frame",
+    "HistoryPage",
+    "MessageCreated",
+    "MessageDeleted",
+    "MessageEdited",
+    "Ping",
+    "Pong",
+    "ProtocolError",
+    "ReactionChanged",
+    "ReactionState",
+    "RemoveReaction",
+    "ReplyPreview",
+    "Reset",
+    "RoomEventFrame",
+    "SendMessage",
+    "Sender",
+    "Seq",
+    "Sync",
+    "SyncResult",
+    "WireMessage",
+    "clean_text",
+    "decode_client_frame",
+    "decode_room_event",
+    "encode",
+    "encode_json",
+]

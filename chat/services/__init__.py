@@ -1,0 +1,47 @@
+"""Every write, one module per feature: check, write, take a number, announce on commit.
+
+Only services call `realtime.announce`, and only from `transaction.on_commit`.
+"""
+
+from chat.services.edits import message_delete, message_edit
+from chat.services.log import (
+    Forbidden,
+    Gone,
+    NotFound,
+    NotStored,
+    OutcomeUnknown,
+    Refused,
+    RoomNotFound,
+)
+from chat.services.messages import (
+    Post,
+    PostResult,
+    message_post,
+    messages_import,
+    messages_post_many,
+)
+from chat.services.reactions import TooManyReactions, reaction_add, reaction_remove
+from chat.services.rooms import NameTaken, guest_claim, room_get_or_create
+
+__all__ = [
+    "Forbidden",
+    "Gone",
+    "NameTaken",
+    "NotFound",
+    "NotStored",
+    "OutcomeUnknown",
+    "Post",
+    "PostResult",
+    "Refused",
+    "RoomNotFound",
+    "TooManyReactions",
+    "guest_claim",
+    "message_delete",
+    "message_edit",
+    "message_post",
+    "messages_import",
+    "messages_post_many",
+    "reaction_add",
+    "reaction_remove",
+    "room_get_or_create",
+]

@@ -1,0 +1,91 @@
+"""Editing and deleting a message: each a numbered event of the room, in the transaction
+that changes the message, announced on commit. A change that changes nothing (the same
+text again, a deleted message deleted again) takes no number, so a client may send it
+again freely."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from chat import protocol
+from chat.models import Message, Reaction, RoomEvent, User
+from chat.selectors import message_state, messages_with_state
+from chat.services.log import (
+    Forbidden,
+    Gone,
+    NotFound,
+    announce_on_commit,
+    in_transaction,
+    lock_room,
+    take_number,
+)
+
+
+def message_to_change(room_id: int, seq: int) -> Message:
+    """The room's message numbered `seq`, read under the room's lock (see lock_room)."""
+    lock_room(room_id)
+    message = messages_with_state().filter(room_id=room_id, seq=seq).first()
+    if message is None:
+        raise NotFound("No message with that number in this room.")
+    return message
+
+
+def message_edit(
+    *, room_id: int, editor: User, message_seq: int, text: str
+) -> protocol.WireMessage:
+    """Replace the text of the editor's own message. Raises NotFound, Forbidden (someone
+    else's message) or Gone (deleted); returns the message as it is now."""
+
+    def write() -> protocol.WireMessage:
+        message = message_to_change(room_id, message_seq)
+        if message.sender_id != editor.pk:
+            raise Forbidden("Only its sender can edit a message.")
+        if message.deleted:
+            raise Gone("That message has been deleted.")
+        if message.text != text:
+            seq = take_number(room_id)
+            message.text, message.edited_at, message.version = text, timezone.now(), seq
+            message.save(update_fields=["text", "edited_at", "version"])
+            RoomEvent.objects.create(
+                room_id=room_id, seq=seq, kind=RoomEvent.MESSAGE_EDITED, message=message
+            )
+            state = state_now(room_id, message_seq)
+            announce_on_commit(
+                room_id, seq, protocol.encode(protocol.MessageEdited(seq=seq, message=state))
+            )
+            return state
+        return state_now(room_id, message_seq)
+
+    return in_transaction(write)
+
+
+def message_delete(*, room_id: int, deleter: User, message_seq: int) -> protocol.WireMessage:
+    """Make the message a tombstone: its text and reactions go, its place stays. Its sender
+    and staff may. Raises NotFound or Forbidden; returns the tombstone."""
+
+    def write() -> protocol.WireMessage:
+        message = message_to_change(room_id, message_seq)
+        if message.sender_id != deleter.pk and not deleter.is_staff:
+            raise Forbidden("Only its sender can delete a message.")
+        if not message.deleted:
+            seq = take_number(room_id)
+            message.text, message.deleted_at, message.version = "", timezone.now(), seq
+            message.save(update_fields=["text", "deleted_at", "version"])
+            Reaction.objects.filter(message=message).delete()
+            RoomEvent.objects.create(
+                room_id=room_id, seq=seq, kind=RoomEvent.MESSAGE_DELETED, message=message
+            )
+            state = state_now(room_id, message_seq)
+            announce_on_commit(
+                room_id, seq, protocol.encode(protocol.MessageDeleted(seq=seq, message=state))
+            )
+            return state
+        return state_now(room_id, message_seq)
+
+    return in_transaction(write)
+
+
+def state_now(room_id: int, seq: int) -> protocol.WireMessage:
+    state = message_state(room_id=room_id, seq=seq)
+    assert state is not None  # read in the transaction that holds the room
+    return state
