@@ -38,10 +38,10 @@ WORKERS ?= 2
 serve: install
 	PATH=$(CURDIR)/$(BIN):$$PATH bin/serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
-## The whole suite: unit and socket tests on SQLite and on PostgreSQL, two worker
+## The whole suite: lint, unit and socket tests on SQLite and on PostgreSQL, two worker
 ## processes over PostgreSQL and Redis, then the browser tests in their own run
 ## (Playwright's loop and pytest-asyncio's don't share a process).
-test: install-test browser test-unit test-postgres test-scaleout test-faults test-e2e
+test: install-test browser lint test-unit test-postgres test-scaleout test-faults test-e2e
 
 UNIT := not e2e and not scaleout and not faults
 
@@ -72,9 +72,12 @@ browser:
 bench: $(BIN)/.installed-bench
 	$(BIN)/python -m bench.run $(ARGS)
 
+## Style, types (mypy with django-stubs) and the boundaries of DESIGN.md (import-linter).
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) var staticfiles

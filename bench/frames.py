@@ -49,7 +49,37 @@ class ErrorFrame(msgspec.Struct, tag_field="type", tag="error"):
     retry_after_ms: int | None = None
 
 
-ServerFrame = MessageFrame | AckFrame | SyncResultFrame | ErrorFrame
+class EditedFrame(msgspec.Struct, tag_field="type", tag="message.edited"):
+    seq: int
+    message: WireMessage
+
+
+class ReactionFrame(msgspec.Struct, tag_field="type", tag="reaction.changed"):
+    seq: int
+    message_seq: int
+    emoji: str
+    people: list[Sender]
+
+
+class PresenceFrame(msgspec.Struct, tag_field="type", tag="presence"):
+    people: list[Sender]
+
+
+class TypingFrame(msgspec.Struct, tag_field="type", tag="typing"):
+    people: list[Sender]
+
+
+ServerFrame = (
+    MessageFrame
+    | AckFrame
+    | SyncResultFrame
+    | ErrorFrame
+    | EditedFrame
+    | ReactionFrame
+    | PresenceFrame
+    | TypingFrame
+)
+EPHEMERA = (PresenceFrame, TypingFrame)
 
 decode_server_frame = msgspec.json.Decoder(ServerFrame).decode
 
@@ -61,6 +91,28 @@ class SendMessage(msgspec.Struct, tag_field="type", tag="message.send"):
 
 class Sync(msgspec.Struct, tag_field="type", tag="sync"):
     after_seq: int
+
+
+class EditMessage(msgspec.Struct, tag_field="type", tag="message.edit"):
+    client_id: str
+    message_seq: int
+    text: str
+
+
+class AddReaction(msgspec.Struct, tag_field="type", tag="reaction.add"):
+    client_id: str
+    message_seq: int
+    emoji: str
+
+
+class RemoveReaction(msgspec.Struct, tag_field="type", tag="reaction.remove"):
+    client_id: str
+    message_seq: int
+    emoji: str
+
+
+class Typing(msgspec.Struct, tag_field="type", tag="typing"):
+    pass
 
 
 encode_client_frame = msgspec.json.Encoder().encode

@@ -165,6 +165,11 @@ class Ledger:
         self.protocol_violations: list[str] = []
         self.expected_errors: set[str] = set()  # codes a scenario provokes on purpose
         self._ids = itertools.count(1)
+        # Edits and reactions on their way: the event each makes, by what identifies it
+        # (an edit's new text begins with its id; a reaction by message, emoji and whether
+        # it is there), and the acks awaited, by client id.
+        self.changes: dict[object, Sent] = {}
+        self.change_requests: dict[str, Sent] = {}
 
     def new_client_id(self, person_index: int) -> str:
         return f"p{person_index}-{next(self._ids)}"
@@ -179,10 +184,22 @@ class Ledger:
             return None
         if type(frame) is frames.MessageFrame:
             return self._check_message(payload, frame.message)
-        if type(frame) is frames.AckFrame:
+        if type(frame) is frames.EditedFrame:
+            key: object = frame.message.text.split(" ", 1)[0]
+            return self._check_change(payload, frame.seq, key)
+        if type(frame) is frames.ReactionFrame:
+            key = (frame.message_seq, frame.emoji, bool(frame.people))
+            return self._check_change(payload, frame.seq, key)
+        if type(frame) is frames.AckFrame and frame.client_id in self.change_requests:
+            entry = self.change_requests.pop(frame.client_id)
+            entry.stats.acks += 1
+            entry.stats.ack_latencies.append(perf_counter() - entry.sent_at)
+        elif type(frame) is frames.AckFrame:
             self._check_ack(frame)
         elif type(frame) is frames.SyncResultFrame:
             person.sync_results.put_nowait((frame, len(payload)))
+        elif isinstance(frame, frames.EPHEMERA):
+            pass  # who is here, who is typing: not what this load measures
         else:
             entry = self.sent.get(frame.client_id or "")
             stats = entry.stats if entry else self.unattributed
@@ -207,6 +224,14 @@ class Ledger:
             result = (message.seq, entry.sent_at, entry.stats)
         if len(self.frame_cache) >= self.CACHE_LIMIT:
             self.frame_cache.clear()
+        self.frame_cache[payload] = result
+        return result
+
+    def _check_change(self, payload: bytes, seq: int, key: object) -> tuple[int, float, StepStats]:
+        """An edit or a reaction: numbered like messages, timed from the request's sending."""
+        entry = self.changes.pop(key, None)
+        stats = self.unattributed if entry is None else entry.stats
+        result = (seq, perf_counter() if entry is None else entry.sent_at, stats)
         self.frame_cache[payload] = result
         return result
 
@@ -310,6 +335,20 @@ class Person:
         assert self.websocket is not None
         self.websocket.send_text(payload)
         return client_id
+
+    def send_change(self, stats: StepStats, frame, key: object) -> None:
+        """An edit or a reaction (see Ledger.changes); `frame` carries its client id."""
+        entry = Sent(perf_counter(), stats, "")
+        self.ledger.changes[key] = entry
+        self.ledger.change_requests[frame.client_id] = entry
+        stats.sent += 1
+        stats.expected += self.audience
+        assert self.websocket is not None
+        self.websocket.send_text(frames.encode_client_frame(frame))
+
+    def send_typing(self) -> None:
+        assert self.websocket is not None
+        self.websocket.send_text(frames.encode_client_frame(frames.Typing()))
 
     async def sync(
         self, after_seq: int, timeout: float = 30.0

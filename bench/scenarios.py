@@ -47,6 +47,9 @@ class Options:
     slow_reader_seconds: float = 15.0
     flood_rate: float = 100  # frames a second from the one flooding client
     flood_others_rate: float = 40  # messages a second from ten people, in all
+    mixed_message_rate: float = 100  # messages a second from ten people, in all
+    mixed_edit_rate: float = 10  # edits a second, of their senders' own recent messages
+    mixed_reaction_rate: float = 30  # reactions added or taken back a second, by ten others
     profile_seconds: int = 10
     profile_to: Path | None = None  # where the one-room product profile goes (no suffix)
 
@@ -595,6 +598,145 @@ async def flood(server: Server, options: Options) -> dict:
     }
 
 
+# (8) a room where people do more than post
+
+# One emoji per reacting person: each (message, emoji) is only ever theirs, so the event
+# says exactly whether it is there, and names the request it answers.
+MIXED_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀", "🔥", "✅"]
+
+
+async def mixed(server: Server, options: Options) -> dict:
+    """Fifty people in a room: ten post `mixed_message_rate` messages a second in all, one
+    step with nothing else and one where, meanwhile, the senders edit their own recent
+    messages, ten others add and take back reactions, and every sender says it is typing
+    every 3 s. Edits and reactions are numbered events like messages: every socket checks
+    one gapless sequence across all kinds. The difference between the steps is what the
+    rest of a chat costs the messages."""
+    ledger = Ledger()
+    people = await loadgen.join_people(server, ledger, {"bench mixed": 50})
+    loadgen.count_audiences(people)
+    await open_all(server, people)
+    senders, reactors = people[:10], people[10:20]
+    steps: dict[str, dict] = {}
+    for label, mixing in (("messages only", False), ("with edits, reactions and typing", True)):
+        changes = StepStats("changes")
+        extras = (
+            [
+                asyncio.ensure_future(_edit_and_react(ledger, senders, reactors, changes, options)),
+                asyncio.ensure_future(_keep_typing(senders, options.step_seconds)),
+            ]
+            if mixing
+            else []
+        )
+        stats = await loadgen.run_step(
+            server,
+            people,
+            senders,
+            label=label,
+            rate=options.mixed_message_rate,
+            seconds=options.step_seconds,
+            grace=options.grace_seconds,
+        )
+        await asyncio.gather(*extras)
+        await loadgen.wait_for(
+            lambda changes=changes: (
+                changes.delivered >= changes.expected and changes.acks >= changes.sent
+            ),
+            options.grace_seconds,
+        )
+        changes.counting_closed = True
+        summary = stats.summary()
+        log(step_line(server.kind, summary) + f"  ({label})")
+        steps[label] = {"messages": summary}
+        if mixing:
+            change_summary = changes.summary()
+            log(step_line(server.kind, change_summary) + "  (the edits and reactions)")
+            steps[label]["changes"] = change_summary
+    close_all(people)
+    quiet, mixed_step = steps["messages only"], steps["with edits, reactions and typing"]
+    return {
+        **steps,
+        "messages_p99_ms_alone": quiet["messages"]["latency_ms"]["p99"],
+        "messages_p99_ms_mixed": mixed_step["messages"]["latency_ms"]["p99"],
+        "changes_p99_ms": mixed_step["changes"]["latency_ms"]["p99"],
+        "server_cpu_alone": quiet["messages"]["server_cpu"],
+        "server_cpu_mixed": mixed_step["messages"]["server_cpu"],
+        "passed": quiet["messages"]["passed"]
+        and mixed_step["messages"]["passed"]
+        and mixed_step["changes"]["passed"],
+        "violations": ledger.protocol_violations,
+    }
+
+
+async def _edit_and_react(
+    ledger: Ledger,
+    senders: list[Person],
+    reactors: list[Person],
+    stats: StepStats,
+    options: Options,
+) -> None:
+    """Edits and reactions, paced together, on messages stored in the last moments."""
+    from bench import frames
+
+    rate = options.mixed_edit_rate + options.mixed_reaction_rate
+    total = round(rate * options.step_seconds)
+    edit_every = max(1, round(rate / options.mixed_edit_rate)) if options.mixed_edit_rate else 0
+    given: dict[int, list[int]] = {index: [] for index in range(len(reactors))}
+    started = perf_counter()
+    done = 0
+    while done < total:
+        due = min(total, int((perf_counter() - started) * rate) + 1)
+        recent = [
+            (client_id, entry.ack_seq)
+            for client_id, entry in list(ledger.sent.items())[-200:]
+            if entry.ack_seq is not None
+        ]
+        while done < due and recent:
+            if edit_every and done % edit_every == 0:
+                client_id, seq = recent[-1 - done % len(recent)]
+                owner = senders[int(client_id[1:].split("-")[0]) % len(senders)]
+                change_id = ledger.new_client_id(owner.index)
+                frame = frames.EditMessage(
+                    client_id=change_id,
+                    message_seq=seq,
+                    text=f"{change_id} edited: {loadgen.MESSAGE_TEXT}",
+                )
+                owner.send_change(stats, frame, change_id)
+            else:
+                index = done % len(reactors)
+                reactor, emoji, mine = reactors[index], MIXED_EMOJI[index], given[index]
+                oldest = mine[0] if mine else None
+                change_id = ledger.new_client_id(reactor.index)
+                if (
+                    oldest is not None
+                    and len(mine) > 3
+                    and (oldest, emoji, True) not in ledger.changes
+                ):
+                    mine.pop(0)
+                    take_back = frames.RemoveReaction(
+                        client_id=change_id, message_seq=oldest, emoji=emoji
+                    )
+                    reactor.send_change(stats, take_back, (oldest, emoji, False))
+                else:
+                    seq = next((s for _, s in reversed(recent) if s not in mine), None)
+                    if seq is None:
+                        break
+                    mine.append(seq)
+                    add = frames.AddReaction(client_id=change_id, message_seq=seq, emoji=emoji)
+                    reactor.send_change(stats, add, (seq, emoji, True))
+            done += 1
+        await asyncio.sleep(0.002)
+    stats.seconds = perf_counter() - started
+
+
+async def _keep_typing(people: list[Person], seconds: float) -> None:
+    started = perf_counter()
+    while perf_counter() - started < seconds:
+        for person in people:
+            person.send_typing()
+        await asyncio.sleep(3.0)
+
+
 Scenario = Callable[[Server, Options], object]
 SCENARIOS: dict[str, Scenario] = {
     "one-room": one_room,
@@ -604,6 +746,7 @@ SCENARIOS: dict[str, Scenario] = {
     "burst": burst,
     "slow-reader": slow_reader,
     "flood": flood,
+    "mixed": mixed,
 }
 # Settings a scenario runs the product with, over the benchmark's lifted limits.
 SERVER_ENV: dict[str, dict[str, str]] = {
@@ -612,4 +755,4 @@ SERVER_ENV: dict[str, dict[str, str]] = {
     "flood": {"CHAT_RATE_BURST": "20", "CHAT_RATE_PER_SECOND": "5"},
 }
 # The reference stores nothing, so it has no history to compare.
-PRODUCT_ONLY = {"history"}
+PRODUCT_ONLY = {"history", "mixed"}

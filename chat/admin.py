@@ -8,7 +8,7 @@ from chat.models import Message, Room, User
 class UserAdmin(BaseUserAdmin):
     list_display = ("username", "display_name", "is_staff", "date_joined", "last_login")
     search_fields = ("username", "display_name")
-    fieldsets = (*BaseUserAdmin.fieldsets, ("Chat", {"fields": ("display_name",)}))
+    fieldsets = (*(BaseUserAdmin.fieldsets or ()), ("Chat", {"fields": ("display_name",)}))
 
 
 @admin.register(Room)

@@ -25,6 +25,7 @@ from chat.writer import write_alone, writer
 log = logging.getLogger(__name__)
 
 MAX_POSTS_IN_FLIGHT = 100
+TYPING_EVERY_SECONDS = 3.0
 # How long a client waits before sending again a message the database could not take.
 RETRY_AFTER_FAILURE_MS = 1000
 
@@ -147,9 +148,10 @@ class SocketRateLimit:
 
 
 class ChatConsumer(LeanConsumer):
-    room_id: int | None = None
-    socket: realtime.LocalSocket | None = None
+    room_id = 0  # until the socket is accepted into its room (room ids start at 1)
+    _socket: realtime.LocalSocket | None = None
     opened_at = 0.0
+    typing_at = -1e9
     posted = rejected = 0
 
     async def connect(self) -> None:
@@ -164,22 +166,25 @@ class ChatConsumer(LeanConsumer):
             return
         self.user = user
         self.posts_in_flight = asyncio.Semaphore(MAX_POSTS_IN_FLIGHT)
-        self.socket = realtime.LocalSocket(
+        self._socket = realtime.LocalSocket(
             self.base_send,
             max_backlog=settings.CHAT_SOCKET_BACKLOG,
             connection_id=logs.connection_id.get(),
+            person=(user.pk, user.name),
+            accepted=False,
         )
         # Join before accepting: nothing committed after the client's sync can be missed.
         await realtime.hub().join(room_id, self.socket)
         self.room_id = room_id
         await self.accept()
+        self.socket.accepted()
         self.opened_at = time.monotonic()
         metrics.connections_open.inc()
         client = self.scope.get("client") or ("", 0)
         log.info("socket opened", extra={"room": room_id, "user": user.pk, "client": client[0]})
 
     async def disconnect(self, code: int) -> None:
-        if self.socket is not None:
+        if self._socket is not None:
             self.socket.abandon()
             realtime.hub().leave(self.room_id, self.socket)
             metrics.connections_open.dec()
@@ -196,7 +201,7 @@ class ChatConsumer(LeanConsumer):
             )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.socket is None:
+        if self._socket is None:
             return
         client_id = None
         try:
@@ -240,6 +245,8 @@ class ChatConsumer(LeanConsumer):
                     await self._send_catch_up(frame)
                 case protocol.Ping():
                     await self._pong()
+                case protocol.Typing():
+                    self._typing(frame.active)
         except ProtocolError as error:
             self._send_error(error.code, error.detail, error.client_id)
         except (OperationalError, InterfaceError) as error:
@@ -259,6 +266,12 @@ class ChatConsumer(LeanConsumer):
             self._send_error(
                 Error.INTERNAL_ERROR, "The server could not handle that frame.", client_id
             )
+
+    @property
+    def socket(self) -> realtime.LocalSocket:
+        """The outgoing side, once the socket is accepted into its room."""
+        assert self._socket is not None, "the socket is not in a room yet"
+        return self._socket
 
     async def _refused_by_limits(self, client_id: str | None) -> bool:
         """Posts and changes share a person's (and an address's) message limits."""
@@ -298,7 +311,7 @@ class ChatConsumer(LeanConsumer):
             self._send_error(refusal.code, refusal.detail, client_id)
         except services.RoomNotFound:
             self.socket.close_soon(protocol.CLOSE_ROOM_NOT_FOUND)
-        except tuple(POST_FAILURES) as error:
+        except (services.NotStored, services.OutcomeUnknown) as error:
             self._send_failure(error, client_id)
         else:
             if client_id is not None:
@@ -324,7 +337,7 @@ class ChatConsumer(LeanConsumer):
             self.socket.close_soon(protocol.CLOSE_ROOM_NOT_FOUND)
         elif isinstance(error, services.Refused):
             self._send_error(error.code, error.detail, client_id)
-        elif type(error) in POST_FAILURES:
+        elif isinstance(error, services.NotStored | services.OutcomeUnknown):
             self._send_failure(error, client_id)
         else:
             log.error(
@@ -371,6 +384,17 @@ class ChatConsumer(LeanConsumer):
                 },
             )
         self.socket.write(protocol.encode(answer))
+
+    def _typing(self, active: bool) -> None:
+        # At most one "typing" per TYPING_EVERY_SECONDS; the rest are dropped unanswered.
+        now = time.monotonic()
+        if active:
+            if now - self.typing_at < TYPING_EVERY_SECONDS:
+                return
+            self.typing_at = now
+        else:
+            self.typing_at = 0.0
+        realtime.hub().typing(self.room_id, (self.user.pk, self.user.name), active)
 
     async def _pong(self) -> None:
         # What this process has delivered is what the client can have seen; only a room

@@ -89,8 +89,9 @@ class KeyValueFormatter(logging.Formatter):
             for key, value in record.__dict__.items()
             if key not in _STANDARD_FIELDS and not key.startswith("_")
         ]
-        if getattr(record, "conn", None):
-            fields.insert(0, f"conn={record.conn}")
+        conn = getattr(record, "conn", None)
+        if conn:
+            fields.insert(0, f"conn={conn}")
         head, _, rest = line.partition("\n")  # a traceback, if any, stays below
         return " ".join([head, *fields]) + (f"\n{rest}" if rest else "")
 

@@ -119,5 +119,5 @@ def internal_endpoints(get_response):
     return middleware
 
 
-internal_endpoints.sync_capable = False
-internal_endpoints.async_capable = True
+internal_endpoints.sync_capable = False  # type: ignore[attr-defined]
+internal_endpoints.async_capable = True  # type: ignore[attr-defined]

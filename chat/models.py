@@ -1,5 +1,6 @@
 import secrets
 import unicodedata
+from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
@@ -29,10 +30,11 @@ class User(AbstractUser):
     unique; `display_name` is the name exactly as typed.
     """
 
-    username_validator = None  # names may be in any script and hold any symbol
+    # Names may be in any script and hold any symbol.
+    username_validator = None  # type: ignore[assignment]
     display_name = models.CharField(max_length=NAME_MAX_CHARS, blank=True)
 
-    objects = NameKeyUserManager()
+    objects: ClassVar[NameKeyUserManager] = NameKeyUserManager()
 
     @property
     def name(self) -> str:

@@ -21,6 +21,7 @@ read from the database when it is back; this process's own sockets never stop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import time
@@ -34,11 +35,17 @@ from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
 
-from chat import metrics, selectors
+from chat import metrics, protocol, selectors
+from chat.presence import PRESENCE_RENEW_SECONDS, Person, SharedPresence, people_once
 
 log = logging.getLogger(__name__)
 
 ROOM_EVENT = "room.frames"
+ROOM_EPHEMERA = "room.ephemera"
+# A typing person is shown this long after their last update; updates come every 3 s.
+TYPING_SECONDS = 6.0
+# In rooms with more people than this, typing is not shown at all: it would be noise.
+TYPING_MAX_PEOPLE = 100
 CLOSE_TRY_AGAIN = 1013  # "try again later": the client reconnects and catches up
 # Layers forget group members after `group_expiry` (an hour in settings, over Redis), and a
 # restarted Redis forgets them at once: re-joining often keeps a room subscription alive
@@ -54,7 +61,7 @@ RESUBSCRIBE_MAX_WAIT = 10.0
 GAP_WAIT_SECONDS = 0.25
 GAP_FILL_MAX = 500
 
-AsgiSend = Callable[[dict], Awaitable[None]]
+AsgiSend = Callable[[dict], Coroutine[Any, Any, None]]
 # The first event's seq, the frames from there on, when the first was committed, and
 # whether they are repeats (announced again, maybe already delivered).
 Chunk = tuple[int, list[str], float | None, bool]
@@ -105,13 +112,25 @@ class LocalSocket:
         "closed",
         "connection_id",
         "max_backlog",
+        "person",
     )
 
-    def __init__(self, send: AsgiSend, *, max_backlog: int, connection_id: str | None = None):
+    def __init__(
+        self,
+        send: AsgiSend,
+        *,
+        max_backlog: int,
+        connection_id: str | None = None,
+        person: Person | None = None,
+        accepted: bool = True,
+    ):
         self._send = send
         self.max_backlog = max_backlog
         self.connection_id = connection_id  # for logs: writes happen outside its task
-        self._backlog: deque[str] | None = None  # None while the client keeps up
+        self.person = person  # whose socket it is, for who is here
+        # None while the client keeps up. Until the handshake is accepted, frames wait here
+        # (ASGI allows no frame before the accept).
+        self._backlog: deque[str] | None = None if accepted else deque()
         self._flusher: asyncio.Task | None = None
         self._closer: asyncio.Task | None = None
         self.closed = False
@@ -138,6 +157,17 @@ class LocalSocket:
         self._backlog = deque()
         self._flusher = asyncio.get_running_loop().create_task(
             self._flush(_finish(sending, waiting_on))
+        )
+
+    def accepted(self) -> None:
+        """The handshake is accepted: send what waited for it, then write as usual."""
+        if self._backlog is None or self._flusher is not None or self.closed:
+            return
+        if not self._backlog:
+            self._backlog = None
+            return
+        self._flusher = asyncio.get_running_loop().create_task(
+            self._flush(self._send({"type": "websocket.send", "text": self._backlog.popleft()}))
         )
 
     def close_soon(self, code: int) -> None:
@@ -223,6 +253,20 @@ class RoomHub:
         self._channels: dict[int, str] = {}  # room -> this process's subscription channel
         self._refresher: asyncio.Task | None = None
         self._gap_fillers: set[asyncio.Task] = set()
+        # Ephemera: who is typing (until when) and who is here, per room.
+        self._typing: dict[int, dict[int, tuple[str, float]]] = {}
+        self._typing_timers: dict[int, asyncio.TimerHandle] = {}
+        self._present: dict[int, list[protocol.Sender]] = {}
+        self._presence = (
+            None
+            if self.local_only or not isinstance(self.layer, RedisChannelLayer)
+            else SharedPresence(self.layer, self.origin)
+        )
+        self._presence_dirty: set[int] = set()
+        self._presence_task: asyncio.Task | None = None
+        self._presence_keeper: asyncio.Task | None = None
+        self._presence_failing = False
+        self._background: set[asyncio.Task] = set()
 
     def has_room(self, room_id: int) -> bool:
         return room_id in self.rooms
@@ -230,7 +274,11 @@ class RoomHub:
     async def join(self, room_id: int, socket: LocalSocket) -> None:
         """Add a socket to its room; returns once the room's events are flowing here, so
         nothing committed after this can be missed."""
+        newcomer = socket.person is not None and socket.person not in self._local_people(room_id)
         self.rooms.setdefault(room_id, set()).add(socket)
+        self._greet(room_id, socket)
+        if newcomer:
+            self._presence_changed(room_id)
         if self.local_only:
             return
         if room_id not in self._subscriptions:
@@ -244,8 +292,15 @@ class RoomHub:
         if sockets is None:
             return
         sockets.discard(socket)
+        if socket.person is not None and socket.person not in self._local_people(room_id):
+            self._presence_changed(room_id)
         if not sockets:
             del self.rooms[room_id]
+            self._typing.pop(room_id, None)
+            self._present.pop(room_id, None)
+            timer = self._typing_timers.pop(room_id, None)
+            if timer is not None:
+                timer.cancel()
             order = self._orders.pop(room_id, None)
             if order is not None and order.timer is not None:
                 order.timer.cancel()
@@ -256,8 +311,13 @@ class RoomHub:
     async def close(self) -> None:
         """Stop every room subscription and background task of this hub."""
         tasks = [task for _, task in self._subscriptions.values()]
-        tasks += [t for t in (self._refresher, self._publisher) if t is not None]
+        tasks += [
+            t
+            for t in (self._refresher, self._publisher, self._presence_task, self._presence_keeper)
+            if t is not None
+        ]
         tasks += self._gap_fillers
+        tasks += self._background
         self._subscriptions.clear()
         for task in tasks:
             task.cancel()
@@ -366,6 +426,7 @@ class RoomHub:
             order.timer = None
 
     def _deliver_from(self, room_id: int, order: _RoomOrder, first_seq: int, frames) -> None:
+        assert order.next_seq is not None  # known once anything was delivered
         unseen = frames[order.next_seq - first_seq :]  # what was already handed out is skipped
         if unseen:
             self._deliver(room_id, unseen)
@@ -385,6 +446,7 @@ class RoomHub:
 
     async def _fetch_missing(self, room_id: int, order: _RoomOrder) -> None:
         missing_from, missing_to = order.next_seq, min(order.ahead)
+        assert missing_from is not None  # frames wait ahead only of a known number
         events: list[tuple[int, str]] = []
         if missing_to - missing_from <= GAP_FILL_MAX:
             try:
@@ -425,7 +487,11 @@ class RoomHub:
                 self._start_refresher()
                 while True:
                     event = await self.layer.receive(channel)
-                    if event.get("origin") != self.origin:
+                    if event.get("origin") == self.origin:
+                        continue
+                    if event["type"] == ROOM_EPHEMERA:
+                        self._receive_ephemera(room_id, event)
+                    else:
                         self._receive(
                             room_id,
                             event["first_seq"],
@@ -482,11 +548,162 @@ class RoomHub:
         if _gapless(events, after_seq + 1) and self._orders.get(room_id) is order:
             self._receive(room_id, after_seq + 1, [frame for _, frame in events])
 
+    # ---- ephemera: typing and who is here ------------------------------------------------
+
+    def typing(self, room_id: int, person: Person, active: bool) -> None:
+        """A person of this process's sockets is typing (or stopped): tell the room."""
+        if len(self._present.get(room_id, ())) > TYPING_MAX_PEOPLE:
+            return
+        if self._apply_typing(room_id, person, active) and not self.local_only:
+            self._send_ephemera(
+                room_id, {"kind": "typing", "person": list(person), "active": active}
+            )
+
+    def _apply_typing(self, room_id: int, person: Person, active: bool) -> bool:
+        """Whether anything changed (a refresh counts: it renews clients' timers)."""
+        if room_id not in self.rooms:
+            return False
+        typing = self._typing.setdefault(room_id, {})
+        person_id, name = person
+        if active:
+            typing[person_id] = (name, self.loop.time() + TYPING_SECONDS)
+        elif typing.pop(person_id, None) is None:
+            return False
+        self._write_typing(room_id)
+        return True
+
+    def _write_typing(self, room_id: int) -> None:
+        typing = self._typing.get(room_id, {})
+        now = self.loop.time()
+        for person_id in [pid for pid, (_, until) in typing.items() if until <= now]:
+            del typing[person_id]
+        people = [protocol.Sender(id=pid, name=name) for pid, (name, _) in typing.items()]
+        self._write_all(room_id, protocol.encode(protocol.TypingNow(people=people)))
+        timer = self._typing_timers.pop(room_id, None)
+        if timer is not None:
+            timer.cancel()
+        if typing:
+            soonest = min(until for _, until in typing.values())
+            self._typing_timers[room_id] = self.loop.call_at(
+                soonest, self._write_typing, room_id, context=fresh_context()
+            )
+
+    def _greet(self, room_id: int, socket: LocalSocket) -> None:
+        """A new socket gets the room's ephemera as they are now."""
+        present = self._present.get(room_id)
+        if present is not None:
+            socket.write(protocol.encode(protocol.PresenceNow(people=present)))
+        typing = self._typing.get(room_id)
+        if typing:
+            people = [protocol.Sender(id=pid, name=name) for pid, (name, _) in typing.items()]
+            socket.write(protocol.encode(protocol.TypingNow(people=people)))
+
+    def _local_people(self, room_id: int) -> set[Person]:
+        return {s.person for s in self.rooms.get(room_id, ()) if s.person is not None}
+
+    def _presence_changed(self, room_id: int) -> None:
+        """This process's people in the room changed: update the shared view, then show it."""
+        self._presence_dirty.add(room_id)
+        if self._presence_task is None:
+            self._presence_task = self.loop.create_task(
+                self._update_presence(), context=fresh_context()
+            )
+        if self._presence is not None and self._presence_keeper is None:
+            self._presence_keeper = self.loop.create_task(
+                self._keep_presence(), context=fresh_context()
+            )
+
+    async def _update_presence(self) -> None:
+        # One task for all rooms: a room's updates never overtake each other.
+        try:
+            while self._presence_dirty:
+                room_id = self._presence_dirty.pop()
+                people = sorted(self._local_people(room_id))
+                shared = await self._share_presence(room_id, people, announce=True)
+                self._show_presence(room_id, people_once(people) if shared is None else shared)
+        finally:
+            self._presence_task = None
+
+    async def _share_presence(
+        self, room_id: int, people: list[Person], *, announce: bool
+    ) -> list[protocol.Sender] | None:
+        """Write this process's people to the shared store and read everyone's (None when
+        there is no store, or it failed: then this process's own view is shown)."""
+        if self._presence is None:
+            return None
+        try:
+            await self._presence.put(room_id, people)
+            if announce:
+                await self.layer.group_send(
+                    room_group(room_id),
+                    {"type": ROOM_EPHEMERA, "kind": "presence", "origin": self.origin},
+                )
+            everyone = await self._presence.read(room_id)
+        except Exception as exc:
+            if not self._presence_failing:
+                log.warning("presence: the shared store failed", extra={"error": repr(exc)})
+            self._presence_failing = True
+            return None
+        if self._presence_failing:
+            log.info("presence: the shared store answers again")
+        self._presence_failing = False
+        return everyone
+
+    async def _keep_presence(self) -> None:
+        """Renew this process's entries, and notice others' that expired (a killed worker)."""
+        while True:
+            await asyncio.sleep(PRESENCE_RENEW_SECONDS)
+            for room_id in list(self.rooms):
+                people = sorted(self._local_people(room_id))
+                shared = await self._share_presence(room_id, people, announce=False)
+                if shared is not None:
+                    self._show_presence(room_id, shared)
+
+    def _show_presence(self, room_id: int, people: list[protocol.Sender]) -> None:
+        if room_id not in self.rooms or self._present.get(room_id) == people:
+            return
+        self._present[room_id] = people
+        self._write_all(room_id, protocol.encode(protocol.PresenceNow(people=people)))
+
+    def _receive_ephemera(self, room_id: int, event: dict) -> None:
+        if event.get("kind") == "typing":
+            person_id, name = event["person"]
+            self._apply_typing(room_id, (int(person_id), str(name)), bool(event["active"]))
+        elif event.get("kind") == "presence":
+            task = self.loop.create_task(self._reread_presence(room_id), context=fresh_context())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _reread_presence(self, room_id: int) -> None:
+        if self._presence is None:
+            return
+        try:
+            people = await self._presence.read(room_id)
+        except Exception:
+            return  # the keeper tries again
+        self._show_presence(room_id, people)
+
+    def _send_ephemera(self, room_id: int, event: dict) -> None:
+        async def send() -> None:
+            # Ephemera may be lost: the next update carries the whole state.
+            with contextlib.suppress(Exception):
+                await self.layer.group_send(
+                    room_group(room_id), {"type": ROOM_EPHEMERA, "origin": self.origin, **event}
+                )
+
+        task = self.loop.create_task(send(), context=fresh_context())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _write_all(self, room_id: int, text: str) -> None:
+        for socket in tuple(self.rooms.get(room_id, ())):
+            socket.write(text)
+
     def _deliver(self, room_id: int, frames: list[str]) -> None:
-        sockets = self.rooms.get(room_id)
+        # A tuple: a write may close a socket, and its leaving changes the room's set.
+        sockets = tuple(self.rooms.get(room_id, ()))
         if not sockets:
             return
-        sockets = tuple(sockets)  # a write may close a socket, and its leaving changes the set
         for text in frames:
             for socket in sockets:
                 socket.write(text)

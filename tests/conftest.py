@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -90,19 +91,59 @@ def session_cookie_for(user: User) -> bytes:
     return f"sessionid={session.session_key}".encode()
 
 
+EPHEMERA = frozenset({"typing", "presence"})
+
+
+class RoomSocket(WebsocketCommunicator):
+    """A test's socket. Typing and presence frames come and go on their own timing, so
+    unless a test asks for them (`ephemera=True`) its reads pass over them."""
+
+    def __init__(self, *args, ephemera: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ephemera = ephemera
+        self._held: list[dict] = []  # read while checking that nothing came; next to read
+
+    def _passed_over(self, message: dict) -> bool:
+        if self.ephemera or message.get("type") != "websocket.send" or not message.get("text"):
+            return False
+        return json.loads(message["text"]).get("type") in EPHEMERA
+
+    async def receive_output(self, timeout=1):
+        if self._held:
+            return self._held.pop(0)
+        while True:
+            message = await super().receive_output(timeout)
+            if not self._passed_over(message):
+                return message
+
+    async def receive_nothing(self, timeout=0.1, interval=0.01):
+        if self._held:
+            return False
+        while not await super().receive_nothing(timeout, interval):
+            message = await super().receive_output(timeout)
+            if not self._passed_over(message):
+                self._held.append(message)
+                return False
+        return True
+
+
 @pytest.fixture
-def socket_for() -> Callable[..., Awaitable[WebsocketCommunicator]]:
+def socket_for() -> Callable[..., Awaitable[RoomSocket]]:
     """A WebSocket to a room through the real ASGI application, opened as a browser would:
     with the site's Origin and the person's session cookie."""
 
     async def make(
-        room: Room | str, user: User | None = None, *, origin: bytes = b"http://localhost"
-    ) -> WebsocketCommunicator:
+        room: Room | str,
+        user: User | None = None,
+        *,
+        origin: bytes = b"http://localhost",
+        ephemera: bool = False,
+    ) -> RoomSocket:
         path = room if isinstance(room, str) else f"/ws/rooms/{room.pk}/"
         headers = [(b"host", b"localhost"), (b"origin", origin)]
         if user is not None:
             headers.append((b"cookie", await database_sync_to_async(session_cookie_for)(user)))
-        return WebsocketCommunicator(application, path, headers=headers)
+        return RoomSocket(application, path, headers=headers, ephemera=ephemera)
 
     return make
 

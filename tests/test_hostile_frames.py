@@ -160,7 +160,7 @@ def test_every_hostile_frame_is_answered_and_nothing_invalid_is_stored(
             wanted = {"ack"} if post else {"sync.result", "reset"} if sync else {"error"}
             while True:
                 frame = await socket.receive_json_from(timeout=5)
-                if frame["type"] == "message.created":
+                if frame["type"] in ("message.created", "presence", "typing"):
                     continue
                 assert frame["type"] in wanted, (raw, frame)
                 break

@@ -25,6 +25,7 @@ from chat.protocol.base import (
     encode_json,
 )
 from chat.protocol.client import CLIENT_FRAMES, ClientFrame, decode_client_frame
+from chat.protocol.ephemera import PresenceNow, Typing, TypingNow
 from chat.protocol.events import RoomEventFrame, decode_room_event
 from chat.protocol.messages import (
     Ack,
@@ -64,6 +65,7 @@ __all__ = [
     "MessageEdited",
     "Ping",
     "Pong",
+    "PresenceNow",
     "ProtocolError",
     "ReactionChanged",
     "ReactionState",
@@ -76,6 +78,8 @@ __all__ = [
     "Seq",
     "Sync",
     "SyncResult",
+    "Typing",
+    "TypingNow",
     "WireMessage",
     "clean_text",
     "decode_client_frame",

@@ -16,17 +16,19 @@ from chat.protocol.base import (
     ProtocolError,
     clean_text,
 )
+from chat.protocol.ephemera import Typing
 from chat.protocol.messages import DeleteMessage, EditMessage, SendMessage
 from chat.protocol.reactions import AddReaction, RemoveReaction
 from chat.protocol.sync import Ping, Sync
 
 __all__ = ["CLIENT_FRAMES", "ClientFrame", "decode_client_frame"]
 
-ClientFrame = SendMessage | EditMessage | DeleteMessage | AddReaction | RemoveReaction | Sync | Ping
+ClientFrame = (
+    SendMessage | EditMessage | DeleteMessage | AddReaction | RemoveReaction | Sync | Ping | Typing
+)
 
 CLIENT_FRAMES: dict[str, type[Frame]] = {
-    frame.__struct_config__.tag: frame  # type: ignore[misc]
-    for frame in typing.get_args(ClientFrame)
+    str(frame.__struct_config__.tag): frame for frame in typing.get_args(ClientFrame)
 }
 
 # Well-formed frames decode in one pass; only a refused one is taken apart again, to say

@@ -12,7 +12,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.e2e.conftest import ChatServer, join
-from tests.e2e.test_chat_in_browser import send, wait_for_texts
+from tests.e2e.test_chat_in_browser import composer, send, wait_for_texts
 from tests.live_server import manage
 
 pytestmark = pytest.mark.e2e
@@ -198,3 +198,49 @@ def test_the_history_scrolls_by_keyboard(new_person, unique, audited_room: str):
     # keep the reader in place, so it stays moved).
     expect(newest).not_to_be_in_viewport()
     assert newest.bounding_box()["y"] > top_before
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_lively_room_has_no_serious_accessibility_violations(
+    new_person, unique, axe: Axe, device: str, scheme: str, screenshots_dir: Path
+):
+    """Edits, a deletion, reactions, a reply, someone typing, who is here, the actions and
+    the reaction picker open: audited, and photographed for a person to look at."""
+    from tests.e2e.test_message_actions import actions_of, message
+
+    options = DESKTOP if device == "desktop" else PHONE
+    room_name = unique(f"Lively {device} {scheme}")
+    ana = join(new_person(**options, color_scheme=scheme), unique("Ana"), room_name)
+    bo = join(new_person(**options, color_scheme=scheme), unique("Bo"), room_name)
+    send(ana, "Lunch at noon?")
+    actions_of(ana, "Lunch at noon?").get_by_role("button", name="Edit").click()
+    composer(ana).fill("Lunch at 12:30? The new place on Rue Oberkampf")
+    composer(ana).press("Enter")
+    send(ana, "wrong room, sorry")
+    ana.once("dialog", lambda dialog: dialog.accept())
+    actions_of(ana, "wrong room, sorry").get_by_role("button", name="Delete").click()
+    expect(bo.locator("#log .msg--deleted")).to_have_count(1)
+    actions_of(bo, "Lunch at 12:30?").get_by_role("button", name="Reply").click()
+    send(bo, "Works for me! I'll book a table for four.")
+    for emoji in ("👍", "🎉"):
+        actions_of(bo, "Lunch at 12:30?").get_by_role("button", name="Add a reaction").click()
+        bo.get_by_role("button", name=f"React with {emoji}").click()
+    expect(message(ana, "Lunch at 12:30?").locator(".reaction")).to_have_count(2)
+    message(ana, "Lunch at 12:30?").locator(".reaction").first.click()
+    composer(bo).press_sequentially("see you")
+    expect(ana.locator("#typing")).not_to_have_text("")
+    expect(ana.locator("#presence")).to_contain_text("2")
+
+    actions_of(ana, "Works for me!")  # hovered: its actions show
+    assert serious_violations(axe, ana) == []
+    ana.screenshot(path=screenshots_dir / f"lively-room-{device}-{scheme}.png")
+    actions_of(ana, "Works for me!").get_by_role("button", name="Add a reaction").click()
+    expect(ana.get_by_role("dialog", name="Add a reaction")).to_be_visible()
+    assert serious_violations(axe, ana) == []
+    ana.screenshot(path=screenshots_dir / f"lively-room-picker-{device}-{scheme}.png")
+    ana.keyboard.press("Escape")
+    ana.locator("#presence").click()
+    expect(ana.locator("#presence-list")).to_be_visible()
+    assert serious_violations(axe, ana) == []
+    ana.screenshot(path=screenshots_dir / f"lively-room-here-{device}-{scheme}.png")

@@ -153,7 +153,8 @@ async def test_a_worker_stopped_with_sigterm_closes_with_1012_and_its_clients_re
 
     leaving.process.send_signal(signal.SIGTERM)
     with pytest.raises(ConnectionClosed):
-        await asyncio.wait_for(bob_socket.recv(), 10)
+        while True:  # who is here may change first
+            await asyncio.wait_for(bob_socket.recv(), 10)
     assert bob_socket.close_code == 1012  # "restarting": the browser reconnects at once
     # It finished its shutdown within the timeout (uvicorn re-raises SIGTERM once done).
     assert await asyncio.to_thread(leaving.process.wait, 15) in (0, -signal.SIGTERM)

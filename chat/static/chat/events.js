@@ -26,3 +26,18 @@ export function eventApplier(features) {
     }
   };
 }
+
+/**
+ * The room's ephemera (not numbered, may be dropped; each is the whole current state).
+ * @param {{typing: (people: object[]) => void, presence: (people: object[]) => void}} features
+ */
+export function ephemeraApplier(features) {
+  return (frame) => {
+    try {
+      if (frame.type === "typing") features.typing(frame.people);
+      else if (frame.type === "presence") features.presence(frame.people);
+    } catch (error) {
+      console.error("could not show a room update", frame, error);
+    }
+  };
+}

@@ -2,10 +2,12 @@
 // reply, edit), the actions on a message, and shows the messages still on their way. The
 // connection and the outbox live in socket.js, the message node in messages.js, and
 // events.js applies each room event.
-import { eventApplier } from "./events.js";
+import { ephemeraApplier, eventApplier } from "./events.js";
 import { MessageStore } from "./messages.js";
+import { PresenceButton } from "./presence.js";
 import { ReactionPicker, reactionsRow } from "./reactions.js";
 import { Outbox, RoomConnection, browserStorage } from "./socket.js";
+import { TypingLine, TypingNotifier } from "./typing.js";
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
 const scroller = document.getElementById("scroller");
@@ -324,6 +326,7 @@ function submit() {
   // The outbox keeps it (across a reload too) until the server has it: the box is free
   // for the next message at once.
   connection.send(text, replyingTo ? replyingTo.seq : null);
+  typingNotifier.stop();
   replyingTo = null;
   showComposerContext("");
   field.value = "";
@@ -494,15 +497,29 @@ field.addEventListener("keydown", (event) => {
 composerCancel.addEventListener("click", cancelComposerContext);
 field.addEventListener("input", () => {
   fitField();
-  if (!editing) saveDraft(field.value);
+  if (!editing) {
+    saveDraft(field.value);
+    typingNotifier.typed(field.value.trim() !== "");
+  }
 });
 
 // ---- wiring ------------------------------------------------------------------------------
 
 const socketUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${config.socketPath}`;
 const outbox = new Outbox(storage, outboxKey);
+const typingLine = new TypingLine(document.getElementById("typing"), config.me.id);
+const presence = new PresenceButton(
+  document.getElementById("presence"),
+  document.getElementById("presence-list"),
+  config.me.id,
+);
+const typingNotifier = new TypingNotifier((frame) => connection.sendEphemeral(frame));
+
 const applyEvents = eventApplier({
-  created: (message) => appendLive([message]),
+  created: (message) => {
+    typingLine.stopped(message.sender.id);
+    appendLive([message]);
+  },
   changed: (message) => store.update(message),
   reaction: (event) => store.react(event),
 });
@@ -538,6 +555,10 @@ const connection = new RoomConnection({
   onEvents: applyEvents,
   onMessageState: (message) => store.update(message),
   onReset: reloadLatest,
+  onEphemera: ephemeraApplier({
+    typing: (people) => typingLine.show(people),
+    presence: (people) => presence.show(people),
+  }),
   onOutbox: renderOutbox,
   onError(error) {
     console.warn("server refused a frame", error);

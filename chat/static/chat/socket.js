@@ -130,6 +130,7 @@ export class RoomConnection {
    * @param {(events: object[]) => void} options.onEvents  numbered events, in order, once each
    * @param {(message: object) => void} options.onMessageState  a message's state from an ack
    * @param {(reset: object) => void} options.onReset  the page must reload its latest messages
+   * @param {(frame: object) => void} options.onEphemera  typing, presence: the whole state
    * @param {() => void} options.onOutbox  the outbox changed (sent, acknowledged, failed)
    * @param {(error: object) => void} options.onError
    * @param {(state: string, detail?: string) => void} options.onState
@@ -247,6 +248,13 @@ export class RoomConnection {
     });
   }
 
+  /** Send a frame that may be lost (typing): now if connected, else never. Whether sent. */
+  sendEphemeral(frame) {
+    if (!this.online) return false;
+    this.socket.send(JSON.stringify(frame));
+    return true;
+  }
+
   get online() {
     return this.socket?.readyState === WebSocket.OPEN;
   }
@@ -323,6 +331,10 @@ export class RoomConnection {
       case "reset":
         this.syncing = false;
         this.onReset(frame);
+        break;
+      case "typing":
+      case "presence":
+        this.onEphemera(frame);
         break;
       case "pong":
         if (frame.last_seq > this.lastSeq && this.early.size === 0) this.requestSync();
