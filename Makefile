@@ -29,7 +29,7 @@ install-test: $(BIN)/.installed-test
 ## Serve the site on the embedded defaults (SQLite, in-memory channel layer, one process).
 run: install
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --no-input
-	DJANGO_DEBUG=1 $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off --ws-per-message-deflate false --reload --reload-dir chat --reload-dir config
+	DJANGO_DEBUG=1 $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan on --ws-per-message-deflate false --reload --reload-dir chat --reload-dir config
 
 ## Production: $(WORKERS) uvicorn worker processes behind a proxy. Set DJANGO_DEBUG=0,
 ## DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, DATABASE_URL and REDIS_URL (several workers share

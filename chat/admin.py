@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from chat import services
 from chat.models import Message, Room, User
 
 
@@ -21,17 +22,42 @@ class RoomAdmin(admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ("room", "seq", "sender", "short_text", "created_at")
+    list_display = ("room", "seq", "sender", "short_text", "created_at", "deleted_at")
     list_filter = ("room",)
     search_fields = ("room__name", "sender__display_name", "sender__username", "text")
     list_select_related = ("room", "sender")
-    raw_id_fields = ("room", "sender")
     ordering = ("-created_at",)
-    readonly_fields = ("room", "seq", "client_id", "created_at")
+    # Every change to a message is an event of its room's log, numbered and announced:
+    # here messages are read, and deleted only through the same service as in the room.
+    readonly_fields = (
+        "room",
+        "seq",
+        "version",
+        "sender",
+        "text",
+        "reply_to",
+        "client_id",
+        "created_at",
+        "edited_at",
+        "deleted_at",
+    )
+    actions = ["delete_for_everyone"]
 
     def has_add_permission(self, request) -> bool:
-        # Messages are posted in rooms, where they are numbered and announced.
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a row removed outside the log would leave a hole in its numbers
+
+    @admin.action(description="Delete for everyone (a “message deleted” line stays)")
+    def delete_for_everyone(self, request, queryset) -> None:
+        deleted = 0
+        for message in queryset.filter(deleted_at__isnull=True):
+            services.message_delete(
+                room_id=message.room_id, deleter=request.user, message_seq=message.seq
+            )
+            deleted += 1
+        self.message_user(request, f"{deleted} message(s) deleted for everyone.")
 
     @admin.display(description="text")
     def short_text(self, message: Message) -> str:

@@ -11,7 +11,8 @@ answers how long until the next hit is allowed; it never waits and never fails t
 caller: while Redis does not answer, each process counts in its own memory for a few
 seconds and then asks Redis again.
 
-The views call the synchronous `Limits`; sockets call `AsyncLimits`, one per event loop.
+The views call the synchronous `Limits`; sockets call `AsyncLimits`, which the runtime
+(chat/runtime.py) makes on the server's event loop.
 """
 
 from __future__ import annotations
@@ -224,7 +225,6 @@ class AsyncLimits:
 
 
 _limits: Limits | None = None
-_async_limits: AsyncLimits | None = None
 
 
 def limits() -> Limits:
@@ -232,12 +232,3 @@ def limits() -> Limits:
     if _limits is None:
         _limits = Limits()
     return _limits
-
-
-def async_limits() -> AsyncLimits:
-    """This process's socket limits, bound to the running event loop (tests run several)."""
-    global _async_limits
-    loop = asyncio.get_running_loop()
-    if _async_limits is None or _async_limits.loop is not loop:
-        _async_limits = AsyncLimits(loop)
-    return _async_limits

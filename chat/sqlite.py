@@ -13,35 +13,40 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY_SECONDS = 1.0
 
-_started: set[str] = set()
+_running: dict[str, threading.Event] = {}  # database path -> set to stop its checkpointer
 _lock = threading.Lock()
 
 
 def start_checkpointer(database_path: str, *, every: float = CHECKPOINT_EVERY_SECONDS) -> bool:
-    """Checkpoint `database_path` every `every` seconds from now on; once per file."""
+    """Checkpoint `database_path` every `every` seconds until stopped; one per file."""
     with _lock:
-        if database_path in _started:
+        if database_path in _running:
             return False
-        _started.add(database_path)
+        stop = _running[database_path] = threading.Event()
     threading.Thread(
-        target=_checkpoint_forever,
-        args=(database_path, every),
+        target=_checkpoint_until_stopped,
+        args=(database_path, every, stop),
         name="sqlite-checkpoint",
         daemon=True,
     ).start()
     return True
 
 
-def _checkpoint_forever(database_path: str, every: float) -> None:
+def stop_checkpointer(database_path: str) -> None:
+    with _lock:
+        stop = _running.pop(database_path, None)
+    if stop is not None:
+        stop.set()
+
+
+def _checkpoint_until_stopped(database_path: str, every: float, stop: threading.Event) -> None:
     connection = sqlite3.connect(database_path, timeout=every, check_same_thread=False)
-    while True:
-        time.sleep(every)
+    while not stop.wait(every):
         try:
             # PASSIVE never waits for readers or the writer; what it cannot copy now, a
             # later round does.

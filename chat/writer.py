@@ -16,11 +16,9 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from channels.db import database_sync_to_async
-from django.db import connection
 
 from chat import services
 from chat.realtime import fresh_context
-from chat.sqlite import start_checkpointer
 
 MAX_BATCH = 200
 
@@ -40,8 +38,6 @@ def write_alone(write, /, **kwargs):
 class BatchWriter:
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
-        if connection.vendor == "sqlite":
-            start_checkpointer(str(connection.settings_dict["NAME"]))
         self._waiting: list[tuple[services.Post, asyncio.Future]] = []
         self._task: asyncio.Task | None = None
 
@@ -77,14 +73,7 @@ class BatchWriter:
         finally:
             self._task = None
 
-
-_writer: BatchWriter | None = None
-
-
-def writer() -> BatchWriter:
-    """This process's writer, bound to the running event loop (tests run several loops)."""
-    global _writer
-    loop = asyncio.get_running_loop()
-    if _writer is None or _writer.loop is not loop:
-        _writer = BatchWriter(loop)
-    return _writer
+    async def drain(self) -> None:
+        """Wait until what was submitted is written (at shutdown)."""
+        while self._task is not None:
+            await asyncio.shield(self._task)

@@ -285,6 +285,10 @@ CHAT_HISTORY_PAGE_SIZE = 50
 # reset (reload its latest page) rather than replay them all.
 CHAT_CATCH_UP_MAX = 500
 CHAT_RESYNC_MAX = 1000
+# Different emoji one message can carry.
+CHAT_REACTIONS_PER_MESSAGE_MAX = 20
+# Typing is not relayed in rooms with more people here than this: it would be noise.
+CHAT_TYPING_MAX_PEOPLE = 100
 # Frames queued for a client that has stopped reading, beyond what the server's transport
 # buffers; past this its socket is closed (1013) and it catches up when it returns.
 CHAT_SOCKET_BACKLOG = env.int("CHAT_SOCKET_BACKLOG", default=1000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
 import uuid
@@ -14,7 +15,7 @@ from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 
-from chat import ratelimit
+from chat import ratelimit, runtime
 from chat.models import Room, User, name_key
 from config.asgi import application
 
@@ -153,10 +154,23 @@ def new_client_id() -> str:
 
 
 @pytest.fixture(autouse=True)
+def _runtime_for_async_tests(request):
+    """An async test gets the chat runtime started on its event loop, as the ASGI lifespan
+    starts it for a server (a socket test's consumer needs its hub, writer and limits)."""
+    if inspect.iscoroutinefunction(getattr(request.node, "obj", None)):
+        request.getfixturevalue("chat_runtime")
+
+
+@pytest.fixture
+async def chat_runtime():
+    async with runtime.running() as started:
+        yield started
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits(monkeypatch):
     """Each test counts from zero: the limits of the embedded default live in the process."""
     monkeypatch.setattr(ratelimit, "_limits", None)
-    monkeypatch.setattr(ratelimit, "_async_limits", None)
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,7 @@ with a code when not allowed, and nothing stored for a change that changes nothi
 from __future__ import annotations
 
 import pytest
+from django.test import TestCase
 
 from chat import protocol, selectors, services
 from chat.models import Message, Room, RoomEvent
@@ -144,3 +145,19 @@ def test_a_history_page_shows_each_message_as_it_is_now(room, ana):
         (1, 2, "final", False),
         (3, 4, "", True),
     ]
+
+
+def test_staff_delete_from_the_admin_through_the_log_and_cannot_remove_rows(
+    room, ana, admin_client
+):
+    post(room, ana, "spam from the admin's view")
+    message = Message.objects.get()
+    assert admin_client.get(f"/admin/chat/message/{message.pk}/delete/").status_code == 403
+    with capture_events() as announced, TestCase.captureOnCommitCallbacks(execute=True):
+        admin_client.post(
+            "/admin/chat/message/",
+            {"action": "delete_for_everyone", "_selected_action": [message.pk]},
+        )
+    message.refresh_from_db()
+    assert message.deleted and message.text == ""
+    assert [type(event) for event in announced.events] == [protocol.MessageDeleted]

@@ -14,6 +14,7 @@ from asgiref.sync import async_to_sync
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chat import runtime
 from chat.models import Message
 from tests.test_consumer import joined, message_frame
 
@@ -152,6 +153,10 @@ def test_every_hostile_frame_is_answered_and_nothing_invalid_is_stored(
     before = set(Message.objects.filter(room=room).values_list("client_id", flat=True))
 
     async def throw() -> None:
+        async with runtime.running():  # this loop's, as a server's lifespan would
+            await throw_all()
+
+    async def throw_all() -> None:
         socket = await joined(socket_for, room, fuzzer)
         for kind, raw in frames:
             # As the server hands a frame over, empty ones included.

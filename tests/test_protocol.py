@@ -3,13 +3,18 @@
 import json
 
 import pytest
+from django.conf import settings
 
 from chat import protocol
 from chat.protocol import ProtocolError
 
 
 def decode(frame) -> protocol.Frame:
-    return protocol.decode_client_frame(frame if isinstance(frame, str) else json.dumps(frame))
+    return protocol.decode_client_frame(
+        frame if isinstance(frame, str) else json.dumps(frame),
+        max_bytes=settings.CHAT_FRAME_MAX_BYTES,
+        max_chars=settings.CHAT_MESSAGE_MAX_CHARS,
+    )
 
 
 def error_code(frame) -> str:
@@ -80,7 +85,7 @@ def test_the_frame_limit_counts_bytes():
         {"type": "message.send", "client_id": "c", "text": "€" * 22_000}, ensure_ascii=False
     )
     with pytest.raises(ProtocolError) as caught:
-        protocol.decode_client_frame(raw)
+        decode(raw)
     assert caught.value.code == "frame_too_large"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from chat import protocol, services
@@ -37,6 +38,12 @@ def add(room, person, emoji="👍", seq=1):
 
 def remove(room, person, emoji="👍", seq=1):
     return services.reaction_remove(room_id=room.pk, person=person, message_seq=seq, emoji=emoji)
+
+
+def decode(raw):
+    return protocol.decode_client_frame(
+        raw, max_bytes=settings.CHAT_FRAME_MAX_BYTES, max_chars=settings.CHAT_MESSAGE_MAX_CHARS
+    )
 
 
 def people(state, emoji="👍"):
@@ -103,7 +110,7 @@ def test_a_message_takes_a_bounded_number_of_different_emoji(room, ana, user_fac
 
 @pytest.mark.parametrize("emoji", ["👍", "👍🏽", "👨‍👩‍👧", "🇫🇷", "❤️", "1️⃣"])
 def test_any_single_emoji_is_a_reaction(emoji):
-    frame = protocol.decode_client_frame(
+    frame = decode(
         f'{{"type": "reaction.add", "message_seq": 1, "emoji": "{emoji}", "client_id": "r1"}}'
     )
     assert frame.emoji == emoji
@@ -115,7 +122,7 @@ def test_anything_but_one_emoji_is_an_invalid_reaction(text):
         {"type": "reaction.add", "message_seq": 1, "emoji": text, "client_id": "r1"}
     )
     with pytest.raises(ProtocolError) as refused:
-        protocol.decode_client_frame(raw)
+        decode(raw)
     assert (refused.value.code, refused.value.client_id) == ("invalid_reaction", "r1")
 
 

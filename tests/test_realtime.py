@@ -9,8 +9,10 @@ from unittest import mock
 
 import pytest
 
-from chat import realtime
-from chat.realtime import LocalSocket
+from chat import realtime, runtime
+from chat.realtime import LocalSocket, step_eagerly
+from chat.realtime import hub as room_hub
+from chat.realtime.order import RoomOrder
 
 
 class FakeClient:
@@ -94,8 +96,8 @@ async def test_a_write_to_a_client_that_has_gone_is_dropped_quietly():
 async def hub(request):
     """Both ways events reach sockets: handed over directly (the in-memory layer reaches
     only this process) and through the layer, as with Redis across processes."""
-    realtime.hub().local_only = request.param == "in one process"
-    return realtime.hub
+    runtime.current().hub.local_only = request.param == "in one process"
+    return lambda: runtime.current().hub
 
 
 async def test_the_hub_delivers_each_room_event_to_every_local_socket_in_order(hub):
@@ -225,7 +227,7 @@ async def test_a_number_that_never_arrives_is_read_from_the_database(
     hub().publish(room.pk, 1, ["m1"])
     hub().publish(room.pk, 3, ["m3"])  # the events for 2 and 4 were lost on the way
     hub().publish(room.pk, 5, ["m5"])
-    await asyncio.sleep(2 * realtime.GAP_WAIT_SECONDS + 1)
+    await asyncio.sleep(2 * room_hub.GAP_WAIT_SECONDS + 1)
 
     from_database = [json.loads(text)["message"]["text"] for text in client.texts[1::2]]
     assert client.texts[0::2] == ["m1", "m3", "m5"]
@@ -256,7 +258,7 @@ async def test_a_missing_edit_or_reaction_is_read_from_the_log_like_a_message(
         )
     hub().publish(room.pk, 1, ["m1"])
     hub().publish(room.pk, 4, ["m4"])  # the edit (2) and the reaction (3) were lost
-    await asyncio.sleep(2 * realtime.GAP_WAIT_SECONDS + 1)
+    await asyncio.sleep(2 * room_hub.GAP_WAIT_SECONDS + 1)
 
     filled = [json.loads(text) for text in client.texts[1:3]]
     assert [(frame["type"], frame["seq"]) for frame in filled] == [
@@ -270,8 +272,8 @@ async def test_a_gap_too_long_to_fill_is_left_to_the_clients_and_delivery_moves_
     client = FakeClient()
     await hub().join(1, LocalSocket(client.send, max_backlog=100))
     hub().publish(1, 1, ["m1"])
-    hub().publish(1, 2 + realtime.GAP_FILL_MAX + 1, ["much later"])  # e.g. after an import
-    await asyncio.sleep(realtime.GAP_WAIT_SECONDS + 0.2)
+    hub().publish(1, 2 + room_hub.GAP_FILL_MAX + 1, ["much later"])  # e.g. after an import
+    await asyncio.sleep(room_hub.GAP_WAIT_SECONDS + 0.2)
     assert client.texts == ["m1", "much later"]
 
 
@@ -286,7 +288,9 @@ async def test_a_gap_revealed_by_this_processs_own_commit_is_read_from_the_datab
 
     from chat import services
 
-    hub = realtime.hub
+    def hub():
+        return runtime.current().hub
+
     hub().local_only = False  # as with Redis: other processes write to the room too
     publish = hub().publish
     marks_seen_by_publish = []
@@ -308,7 +312,92 @@ async def test_a_gap_revealed_by_this_processs_own_commit_is_read_from_the_datab
     await database_sync_to_async(services.message_post)(
         room_id=room.pk, sender=author, text="mine", client_id="c1"
     )
-    await asyncio.sleep(2 * realtime.GAP_WAIT_SECONDS + 1)
+    await asyncio.sleep(2 * room_hub.GAP_WAIT_SECONDS + 1)
 
     assert [json.loads(text)["message"]["text"] for text in client.texts] == ["theirs", "mine"]
     assert marks_seen_by_publish == [False]  # the database thread's context stayed there
+
+
+# The hand-stepped send, and the pure reorder buffer.
+
+
+async def as_a_task(make) -> list:
+    """What a coroutine does (its steps and its result or error) when run as a task."""
+    steps: list = []
+    try:
+        steps.append(("result", await asyncio.ensure_future(make(steps))))
+    except Exception as error:
+        steps.append(("raised", type(error).__name__))
+    return steps
+
+
+async def stepped_eagerly(make) -> list:
+    steps: list = []
+    try:
+        rest = step_eagerly(make(steps))
+        if rest is not None:
+            steps.append("waited")
+            await rest
+        steps.append(("result", None))
+    except Exception as error:
+        steps.append(("raised", type(error).__name__))
+    return [step for step in steps if step != "waited"]
+
+
+async def finishes_at_once(steps):
+    steps.append("ran")
+
+
+async def waits_for_a_future(steps):
+    future = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_later(0.01, future.set_result, None)
+    steps.append("before")
+    await future
+    steps.append("after")
+
+
+async def yields_bare(steps):
+    steps.append("before")
+    await asyncio.sleep(0)
+    steps.append("after")
+
+
+async def raises_after_waiting(steps):
+    await asyncio.sleep(0.01)
+    raise ConnectionResetError
+
+
+async def raises_at_once(steps):
+    raise ConnectionResetError
+
+
+@pytest.mark.parametrize(
+    "make",
+    [finishes_at_once, waits_for_a_future, yields_bare, raises_after_waiting, raises_at_once],
+)
+async def test_a_send_stepped_by_hand_behaves_as_a_task_would(make):
+    assert await stepped_eagerly(make) == await as_a_task(make)
+
+
+async def test_a_send_that_never_waits_is_done_in_its_first_step():
+    assert step_eagerly(finishes_at_once([])) is None
+
+
+def test_the_reorder_buffer_hands_out_each_number_once_in_order():
+    order = RoomOrder(last_seq=0)
+    assert order.offer(1, ["a"]) == ["a"]
+    assert order.offer(3, ["c", "d"]) == []  # waits for 2
+    assert order.offer(2, ["b", "c"]) == ["b", "c", "d"]  # c once
+    assert order.offer(1, ["a", "b"]) == []  # seen
+    assert order.next_seq == 5 and order.ahead == {}
+
+
+def test_the_reorder_buffer_never_starts_from_a_repeat_and_keeps_the_longer_chunk():
+    order = RoomOrder()
+    assert order.offer(4, ["d"], repeat=True) == []
+    assert order.offer(2, ["b"]) == ["b"]
+    order.offer(4, ["d", "e"])
+    order.offer(4, ["d"], repeat=True)
+    assert order.ahead == {4: ["d", "e"]}
+    assert order.skip_gap() == ["d", "e"]  # 3 never came: move on
+    assert order.next_seq == 6

@@ -19,8 +19,9 @@ import pytest
 from channels.db import database_sync_to_async
 from channels_redis.core import RedisChannelLayer
 
-from chat import realtime, selectors, services
-from chat.realtime import LocalSocket
+from chat import realtime, runtime, selectors, services
+from chat.realtime import LocalSocket, envelope
+from chat.realtime import hub as room_hub
 from config.settings import redis_channel_layer
 from tests.test_realtime import FakeClient
 
@@ -48,12 +49,13 @@ async def redis_layer(monkeypatch):
         pytest.skip(f"Redis at {REDIS_TEST_URL} is not reachable: {exc}")
     prefix = f"test-{uuid.uuid4().hex[:8]}"
     layer = RedisChannelLayer(**redis_layer_config(prefix))
-    monkeypatch.setattr(realtime, "get_channel_layer", lambda: layer)
-    monkeypatch.setattr(realtime, "_hub", None)
+    monkeypatch.setattr(room_hub, "get_channel_layer", lambda: layer)
+    await runtime.stop()  # and again over this layer
+    await runtime.start()
 
-    monkeypatch.setattr(realtime, "_room_last_seq", position_unknown)
+    monkeypatch.setattr(room_hub, "_room_last_seq", position_unknown)
     yield layer
-    await realtime.hub().close()
+    await runtime.stop()
     await layer.flush()
     async for key in client.scan_iter(f"{prefix}*"):
         await client.delete(key)
@@ -69,13 +71,13 @@ async def wait_for(condition, timeout: float = 5.0) -> None:
 
 async def test_events_published_by_another_process_reach_local_sockets_in_order(redis_layer):
     client = FakeClient()
-    await realtime.hub().join(1, LocalSocket(client.send, max_backlog=100))
-    assert not realtime.hub().local_only
+    await runtime.current().hub.join(1, LocalSocket(client.send, max_backlog=100))
+    assert not runtime.current().hub.local_only
 
     # Another worker process: its own layer instance, publishing into the same group.
     other_process = RedisChannelLayer(**redis_layer_config(redis_layer.prefix))
     for first_seq, batch in ((1, ["m1", "m2"]), (3, ["m3"])):
-        event = {"type": realtime.ROOM_EVENT, "first_seq": first_seq, "frames": batch}
+        event = {"type": envelope.ROOM_FRAMES, "first_seq": first_seq, "frames": batch}
         await other_process.group_send(realtime.room_group(1), event)
     await wait_for(lambda: len(client.texts) == 3)
     assert client.texts == ["m1", "m2", "m3"]
@@ -84,10 +86,10 @@ async def test_events_published_by_another_process_reach_local_sockets_in_order(
 
 async def test_a_room_subscription_idle_past_every_timeout_still_receives(redis_layer):
     client = FakeClient()
-    await realtime.hub().join(1, LocalSocket(client.send, max_backlog=100))
+    await runtime.current().hub.join(1, LocalSocket(client.send, max_backlog=100))
     # Longer than redis-py's 5 s default socket timeout and the layer's 5 s blocking read.
     await asyncio.sleep(7)
-    realtime.hub().publish(1, 1, ["after a quiet spell"])
+    runtime.current().hub.publish(1, 1, ["after a quiet spell"])
     await wait_for(lambda: client.texts == ["after a quiet spell"])
 
 
@@ -151,10 +153,11 @@ async def restartable_redis_layer(monkeypatch):
     redis_server = PrivateRedis(redis_server_binary())
     redis_server.start()
     layer = RedisChannelLayer(**redis_channel_layer(redis_server.url)["CONFIG"])
-    monkeypatch.setattr(realtime, "get_channel_layer", lambda: layer)
-    monkeypatch.setattr(realtime, "_hub", None)
+    monkeypatch.setattr(room_hub, "get_channel_layer", lambda: layer)
+    await runtime.stop()  # and again over this layer
+    await runtime.start()
     yield redis_server
-    await realtime.hub().close()
+    await runtime.stop()
     redis_server.stop()
 
 
@@ -177,14 +180,14 @@ async def test_a_room_outlives_a_redis_restart_and_gets_what_other_processes_sto
     room = await database_sync_to_async(room_factory)()
     person = await database_sync_to_async(user_factory)()
     client = FakeClient()
-    await realtime.hub().join(room.pk, LocalSocket(client.send, max_backlog=100))
+    await runtime.current().hub.join(room.pk, LocalSocket(client.send, max_backlog=100))
 
     redis_server.stop()
     # This process's own messages still reach its sockets while Redis is down...
     await database_sync_to_async(services.messages_import)(
         room_id=room.pk, sender=person, texts=["mine, while Redis was down"]
     )
-    realtime.hub().publish(room.pk, 1, await encoded_messages_after(room.pk, 0))
+    runtime.current().hub.publish(room.pk, 1, await encoded_messages_after(room.pk, 0))
     await wait_for(lambda: len(client.texts) == 1)
     # ...and what another process stores meanwhile, whose announcement is lost with Redis,
     # arrives once Redis is back.
@@ -201,7 +204,7 @@ async def test_a_room_outlives_a_redis_restart_and_gets_what_other_processes_sto
         room_id=room.pk, sender=person, texts=["theirs 3, live"]
     )
     event = {
-        "type": realtime.ROOM_EVENT,
+        "type": envelope.ROOM_FRAMES,
         "first_seq": 4,
         "frames": await encoded_messages_after(room.pk, 3),
     }
@@ -239,13 +242,14 @@ async def redis_behind_sentinel(monkeypatch, tmp_path):
         return RedisChannelLayer(**settings["CONFIG"])
 
     this_process = layer()
-    monkeypatch.setattr(realtime, "get_channel_layer", lambda: this_process)
-    monkeypatch.setattr(realtime, "_hub", None)
-    monkeypatch.setattr(realtime, "_room_last_seq", position_unknown)
+    monkeypatch.setattr(room_hub, "get_channel_layer", lambda: this_process)
+    await runtime.stop()  # and again over this layer
+    await runtime.start()
+    monkeypatch.setattr(room_hub, "_room_last_seq", position_unknown)
     try:
         yield master, replica, layer
     finally:
-        await realtime.hub().close()
+        await runtime.stop()
         for server in servers:
             if server.process.poll() is None:
                 server.stop()
@@ -256,7 +260,7 @@ def room_event(first_seq: int, *texts: str) -> dict:
         json.dumps({"type": "message", "message": {"seq": seq, "text": text}})
         for seq, text in enumerate(texts, start=first_seq)
     ]
-    return {"type": realtime.ROOM_EVENT, "first_seq": first_seq, "frames": frames}
+    return {"type": envelope.ROOM_FRAMES, "first_seq": first_seq, "frames": frames}
 
 
 async def test_behind_sentinel_rooms_keep_working_when_the_master_fails_over(
@@ -267,7 +271,7 @@ async def test_behind_sentinel_rooms_keep_working_when_the_master_fails_over(
     master, replica, layer = redis_behind_sentinel
     other_process = layer()
     client = FakeClient()
-    await realtime.hub().join(7, LocalSocket(client.send, max_backlog=100))
+    await runtime.current().hub.join(7, LocalSocket(client.send, max_backlog=100))
     await other_process.group_send(realtime.room_group(7), room_event(1, "before"))
     await wait_for(lambda: len(client.texts) == 1)
 
@@ -303,6 +307,6 @@ async def test_behind_sentinel_rooms_keep_working_when_the_master_fails_over(
 async def test_the_readiness_probe_answers_while_rooms_are_subscribed(redis_layer):
     from chat import views
 
-    await realtime.hub().join(7, LocalSocket(FakeClient().send, max_backlog=10))
+    await runtime.current().hub.join(7, LocalSocket(FakeClient().send, max_backlog=10))
     await asyncio.sleep(0.2)  # the room's subscription is now waiting on Redis
     await asyncio.wait_for(realtime.layer_answers(), views.HEALTH_TIMEOUT_SECONDS)

@@ -8,6 +8,7 @@ import pytest
 from chat import selectors, services
 from chat.models import Message
 from tests.conftest import new_client_id
+from tests.helpers import verify_action
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,9 @@ def post(room, sender, text, reply_to=None):
 def test_a_reply_shows_its_originals_sender_and_first_line(room, user_factory):
     ana, bo = user_factory("Ana"), user_factory("Bo")
     post(room, ana, "Agenda:\n1. budget\n2. hiring")
-    reply = post(room, bo, "budget first", reply_to=1)
+    with verify_action(room.pk) as announced:
+        reply = post(room, bo, "budget first", reply_to=1)
+    assert [event.message for event in announced.events] == [reply]
     assert reply.reply_to.seq == 1
     assert (reply.reply_to.sender.name, reply.reply_to.excerpt) == ("Ana", "Agenda:")
     assert not reply.reply_to.deleted

@@ -8,8 +8,8 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 
-from chat import realtime
 from chat.models import Room
+from chat.realtime import hub as room_hub
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,7 +90,7 @@ async def test_typing_beyond_one_update_per_three_seconds_is_dropped_silently(so
 
 
 async def test_a_typist_who_goes_quiet_fades_after_six_seconds(socket_for, people, monkeypatch):
-    monkeypatch.setattr(realtime, "TYPING_SECONDS", 0.3)
+    monkeypatch.setattr(room_hub, "TYPING_SECONDS", 0.3)
     room, ana, bo = people
     ana_socket = await joined(socket_for, room, ana)
     bo_socket = await joined(socket_for, room, bo)
@@ -101,8 +101,8 @@ async def test_a_typist_who_goes_quiet_fades_after_six_seconds(socket_for, peopl
     await bo_socket.disconnect()
 
 
-async def test_typing_is_off_in_a_crowded_room(socket_for, people, monkeypatch):
-    monkeypatch.setattr(realtime, "TYPING_MAX_PEOPLE", 1)
+async def test_typing_is_off_in_a_crowded_room(socket_for, people, settings):
+    settings.CHAT_TYPING_MAX_PEOPLE = 1
     room, ana, bo = people
     ana_socket = await joined(socket_for, room, ana)
     bo_socket = await joined(socket_for, room, bo)

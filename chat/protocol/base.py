@@ -10,8 +10,6 @@ __all__ = [
     "CLOSE_NOT_AUTHENTICATED",
     "CLOSE_ROOM_NOT_FOUND",
     "CLOSE_TOO_MANY",
-    "FRAME_MAX_BYTES",
-    "MESSAGE_MAX_CHARS",
     "ClientId",
     "Error",
     "Frame",
@@ -21,9 +19,6 @@ __all__ = [
     "encode",
     "encode_json",
 ]
-
-MESSAGE_MAX_CHARS = 4000
-FRAME_MAX_BYTES = 64 * 1024
 
 # \A and \Z, not ^ and $: Python's $ also matches before a final newline ("abc\n").
 ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"\A[A-Za-z0-9_-]+\Z")]

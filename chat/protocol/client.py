@@ -8,14 +8,7 @@ import typing
 import emoji
 import msgspec
 
-from chat.protocol.base import (
-    FRAME_MAX_BYTES,
-    MESSAGE_MAX_CHARS,
-    Error,
-    Frame,
-    ProtocolError,
-    clean_text,
-)
+from chat.protocol.base import Error, Frame, ProtocolError, clean_text
 from chat.protocol.ephemera import Typing
 from chat.protocol.messages import DeleteMessage, EditMessage, SendMessage
 from chat.protocol.reactions import AddReaction, RemoveReaction
@@ -36,12 +29,9 @@ CLIENT_FRAMES: dict[str, type[Frame]] = {
 _client_frame_decoder = msgspec.json.Decoder(ClientFrame)
 
 
-def decode_client_frame(
-    raw: str | bytes,
-    *,
-    max_bytes: int = FRAME_MAX_BYTES,
-    max_chars: int = MESSAGE_MAX_CHARS,
-) -> ClientFrame:
+def decode_client_frame(raw: str | bytes, *, max_bytes: int, max_chars: int) -> ClientFrame:
+    """The client's frame, validated; its limits come from settings (CHAT_FRAME_MAX_BYTES,
+    CHAT_MESSAGE_MAX_CHARS), which the caller passes: this package knows no Django."""
     if len(raw) > max_bytes or (isinstance(raw, str) and len(raw.encode()) > max_bytes):
         raise ProtocolError(Error.FRAME_TOO_LARGE, f"Frames are limited to {max_bytes} bytes.")
     try:

@@ -4,6 +4,7 @@ one that is not there, changes nothing and takes no number."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils import timezone
 
 from chat import protocol
@@ -11,9 +12,6 @@ from chat.models import Reaction, RoomEvent, User
 from chat.selectors.events import reaction_changed
 from chat.services.edits import message_to_change, state_now
 from chat.services.log import Gone, Refused, announce_on_commit, in_transaction, take_number
-
-# Distinct emoji on one message: enough for any conversation, not for a flood.
-MAX_EMOJI_PER_MESSAGE = 20
 
 
 class TooManyReactions(Refused):
@@ -49,11 +47,10 @@ def _react(
             emoji_used = Reaction.objects.filter(message=message).values("emoji").distinct()
             if (
                 not Reaction.objects.filter(message=message, emoji=emoji).exists()
-                and emoji_used.count() >= MAX_EMOJI_PER_MESSAGE
+                and emoji_used.count() >= settings.CHAT_REACTIONS_PER_MESSAGE_MAX
             ):
-                raise TooManyReactions(
-                    f"A message can have at most {MAX_EMOJI_PER_MESSAGE} different reactions."
-                )
+                most = settings.CHAT_REACTIONS_PER_MESSAGE_MAX
+                raise TooManyReactions(f"A message can have at most {most} different reactions.")
             Reaction.objects.create(
                 message=message, person=person, emoji=emoji, created_at=timezone.now()
             )

@@ -224,3 +224,36 @@ def test_a_page_of_history_read_before_an_edit_never_undoes_it(new_person, uniqu
     route.fulfill(response=stale)  # the page read before the edit arrives after it
     expect(message(bo, "the new words")).to_have_count(1)
     expect(message(bo, "the old words")).to_have_count(0)
+
+
+def test_every_action_works_by_keyboard_alone(new_person, unique):
+    room = unique("Keys")
+    ana = join(new_person(), unique("Ana"), room)
+    bo = join(new_person(), unique("Bo"), room)
+    send(ana, "first, by Ana")
+    send(bo, "second, by Bo")
+    expect(message(ana, "second, by Bo")).to_have_count(1)
+    # From the composer back into the log: one stop, the newest message.
+    ana.keyboard.press("Shift+Tab")
+    expect(message(ana, "second, by Bo")).to_be_focused()
+    ana.keyboard.press("ArrowUp")
+    mine = message(ana, "first, by Ana")
+    expect(mine).to_be_focused()
+    expect(mine.get_by_role("group")).to_be_visible()  # its actions show while focused
+    ana.keyboard.press("Tab")
+    expect(mine.get_by_role("button", name="Add a reaction")).to_be_focused()
+    ana.keyboard.press("Enter")
+    picker = ana.get_by_role("dialog", name="Add a reaction")
+    expect(picker.get_by_role("button", name="React with 👍")).to_be_focused()
+    ana.keyboard.press("Enter")
+    expect(message(bo, "first, by Ana").locator(".reaction")).to_have_count(1)
+    expect(mine.get_by_role("button", name="Add a reaction")).to_be_focused()  # back
+    ana.keyboard.press("Tab")  # Reply
+    ana.keyboard.press("Tab")  # Edit
+    expect(mine.get_by_role("button", name="Edit")).to_be_focused()
+    ana.keyboard.press("Enter")
+    expect(composer(ana)).to_be_focused()
+    composer(ana).press("End")
+    composer(ana).press_sequentially(" (really)")
+    composer(ana).press("Enter")
+    expect(message(bo, "first, by Ana (really)")).to_have_count(1)

@@ -11,11 +11,18 @@ from tests.e2e.test_chat_in_browser import composer, send
 pytestmark = pytest.mark.e2e
 
 
+def everyone_here(*pages) -> None:
+    """Wait until each page's socket is open: its who-is-here counts them all."""
+    for page in pages:
+        expect(page.locator("#presence")).to_contain_text(f"{len(pages)} here")
+
+
 def test_typing_shows_under_the_log_and_clears_when_the_message_arrives(new_person, unique):
     room = unique("Typing")
     ana = join(new_person(), unique("Ana"), room)
     bo_name = unique("Bo")
     bo = join(new_person(), bo_name, room)
+    everyone_here(ana, bo)
     composer(bo).press_sequentially("hello the")
     typing = ana.locator("#typing")
     expect(typing).to_have_text(f"{bo_name} is typing…")
@@ -42,6 +49,7 @@ def test_emptying_the_box_stops_typing_and_a_silent_typist_fades(new_person, uni
     room = unique("Fade")
     ana = join(new_person(), unique("Ana"), room)
     bo = join(new_person(), unique("Bo"), room)
+    everyone_here(ana, bo)
     composer(bo).press_sequentially("wait")
     expect(ana.locator("#typing")).not_to_have_text("")
     composer(bo).fill("")

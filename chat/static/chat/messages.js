@@ -37,7 +37,7 @@ export class MessageStore {
     item.dataset.seq = message.seq;
     item.dataset.sender = message.sender.id;
     item.dataset.sentAt = message.sent_at;
-    item.tabIndex = -1; // a reply's quote moves focus here
+    item.tabIndex = -1; // reachable by the arrow keys (room.js) and a reply's quote
     this.states.set(message.seq, message);
     this.nodes.set(message.seq, item);
     this.fill(item, message);
@@ -104,6 +104,8 @@ export class MessageStore {
     if (!item) return;
     // Redrawing must not lose the reader's place in it: keep focus on the same control.
     const focused = item.contains(document.activeElement) ? document.activeElement.dataset.focusKey : null;
+    // Focus rests on the message meanwhile: its actions stay shown (and so focusable).
+    if (focused) item.focus({ preventScroll: true });
     this.fill(item, this.states.get(seq));
     if (focused) item.querySelector(`[data-focus-key="${CSS.escape(focused)}"]`)?.focus();
   }
@@ -165,6 +167,7 @@ export class MessageStore {
       parts.push(this.renderActions(message, { mine, canDelete: mine || this.me.staff }));
     }
     item.replaceChildren(...parts);
+    this.afterFill?.(item);
   }
 }
 

@@ -124,6 +124,9 @@ export class ReactionPicker {
   close() {
     if (this.dialog.hidden) return;
     this.dialog.hidden = true;
+    // The opener shows only while its message has focus or the pointer: focus the message
+    // first, so that the opener is there to take focus back.
+    this.opener?.closest(".msg")?.focus({ preventScroll: true });
     this.opener?.focus({ preventScroll: true });
   }
 

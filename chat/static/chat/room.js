@@ -47,6 +47,8 @@ let unseen = 0;
 
 const store = new MessageStore({
   me: config.me,
+  // A redrawn message keeps its controls in or out of the tab order.
+  afterFill: (item) => controlsReachable(item, item === rovingMessage),
   renderReactions: (message) => reactionsRow(message, config.me.id),
   renderActions: messageActions,
 });
@@ -143,6 +145,7 @@ function place(message) {
 }
 
 function appendLive(messages) {
+  queueMicrotask(keepATabStop);
   const stayAtBottom = atBottom();
   messages = messages.filter((message) => {
     // Older than the page: its page shows it when loaded.
@@ -378,6 +381,63 @@ async function jumpTo(seq) {
   setTimeout(() => node.classList.remove("msg--highlight"), HIGHLIGHT_MS);
 }
 
+// By keyboard the log is one stop: Tab reaches one message (the newest, or the last one
+// visited), the arrow keys move between messages, and Tab goes on into the focused
+// message's actions, which show while focus is in it.
+let rovingMessage = null;
+let rovingChosen = false; // the reader moved to a message: stay there, not on the newest
+
+/** Only the message that is the tab stop has its controls in the tab order. */
+function controlsReachable(item, reachable) {
+  for (const control of item.querySelectorAll("button")) control.tabIndex = reachable ? 0 : -1;
+}
+
+function makeTabStop(item) {
+  if (rovingMessage && rovingMessage !== item) {
+    rovingMessage.tabIndex = -1;
+    controlsReachable(rovingMessage, false);
+  }
+  rovingMessage = item;
+  if (item) {
+    item.tabIndex = 0;
+    controlsReachable(item, true);
+  }
+}
+
+function keepATabStop() {
+  if (!rovingChosen || !rovingMessage || !rovingMessage.isConnected) {
+    const items = log.querySelectorAll(".msg");
+    makeTabStop(items.length ? items[items.length - 1] : null);
+  }
+}
+
+log.addEventListener("focusin", (event) => {
+  const item = event.target.closest(".msg");
+  if (item) {
+    rovingChosen = true;
+    makeTabStop(item);
+  }
+});
+
+log.addEventListener("keydown", (event) => {
+  if (!event.target.classList?.contains("msg")) return;
+  const items = [...log.querySelectorAll(".msg")];
+  const index = items.indexOf(event.target);
+  const next = {
+    ArrowUp: items[index - 1],
+    ArrowDown: items[index + 1],
+    Home: items[0],
+    End: items[items.length - 1],
+  }[event.key];
+  if (next) {
+    event.preventDefault();
+    next.focus();
+  } else if (event.key === "ArrowUp" && index === 0 && hasOlder) {
+    event.preventDefault();
+    loadOlder();
+  }
+});
+
 log.addEventListener("click", (event) => {
   const item = event.target.closest(".msg");
   if (!item) return;
@@ -575,6 +635,7 @@ window.addEventListener("storage", (event) => {
 
 for (const message of config.messages) log.append(store.build(message));
 regroup();
+keepATabStop();
 scrollToBottom();
 field.value = storage?.getItem(draftKey) || "";
 fitField();

@@ -4,7 +4,7 @@ them while the sockets stay. A process that dies stops renewing, so its people d
 every other process's view within PRESENCE_TTL_SECONDS plus one renewal.
 
 Without Redis (the in-memory layer, one process) a room's presence is just this process's
-sockets, and no store is used. Only realtime.py uses this module.
+sockets, and no store is used.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ import msgspec
 from channels_redis.core import RedisChannelLayer
 
 from chat import protocol
+from chat.realtime.sockets import Person
 
 PRESENCE_TTL_SECONDS = 20.0
 PRESENCE_RENEW_SECONDS = 5.0
-
-Person = tuple[int, str]  # id and display name
 
 _member = msgspec.json.Encoder()
 _read_member = msgspec.json.Decoder(tuple[str, int, str])
@@ -55,6 +54,10 @@ class SharedPresence:
             self._mine[room_id] = members
         else:
             self._mine.pop(room_id, None)
+
+    def rooms(self) -> list[int]:
+        """The rooms this process has entries in."""
+        return list(self._mine)
 
     async def read(self, room_id: int) -> list[protocol.Sender]:
         redis = self.layer.connection(0)

@@ -1,52 +1,32 @@
-"""The only module that touches the channel layer: how room events reach sockets.
-
-Per process, a hub keeps the sockets of each room and writes every event of that room,
-encoded once by whoever announced it, straight to them. The hub knows an event only by
-its room and number: it orders numbered frames and fills gaps from the room log, blind to
-what kind of change each one is. A delivery is a plain write: no
-database query, no thread hop, no JSON encoding, no per-socket channel and no per-event
-consumer dispatch (see DESIGN.md, "The hot path").
-
-    services (commit) -> announce -> hub.publish -> this process's sockets
-                                                          -> channel layer group (Redis)
-        -> other processes' room subscriptions -> LocalSocket.write for each socket
-
-The in-memory layer reaches only this process, so there the layer is not used at all.
-Over Redis the layer carries each event to the other processes, and it only carries
-hints: a process fills gaps from the database by sequence number, and so do clients.
-A subscription lost with Redis is retried, and the room's events stored meanwhile are
-read from the database when it is back; this process's own sockets never stop.
-"""
+"""The hub: this process's sockets by room, one layer subscription per room, and the
+room's ephemera (typing, who is here). It knows an event only by its room and number."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import time
 import uuid
-from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
+from django.conf import settings
 
 from chat import metrics, protocol, selectors
-from chat.presence import PRESENCE_RENEW_SECONDS, Person, SharedPresence, people_once
+from chat.realtime import envelope
+from chat.realtime.context import fresh_context
+from chat.realtime.order import RoomOrder
+from chat.realtime.presence import PRESENCE_RENEW_SECONDS, SharedPresence, people_once
+from chat.realtime.sockets import CLOSE_TRY_AGAIN, LocalSocket, Person
 
 log = logging.getLogger(__name__)
 
-ROOM_EVENT = "room.frames"
-ROOM_EPHEMERA = "room.ephemera"
 # A typing person is shown this long after their last update; updates come every 3 s.
 TYPING_SECONDS = 6.0
-# In rooms with more people than this, typing is not shown at all: it would be noise.
-TYPING_MAX_PEOPLE = 100
-CLOSE_TRY_AGAIN = 1013  # "try again later": the client reconnects and catches up
+# At shutdown, how long to spend taking this process's people out of who is here.
+PRESENCE_LEAVE_SECONDS = 1.0
 # Layers forget group members after `group_expiry` (an hour in settings, over Redis), and a
 # restarted Redis forgets them at once: re-joining often keeps a room subscription alive
 # through both, at one cheap command per room per process per minute.
@@ -61,7 +41,6 @@ RESUBSCRIBE_MAX_WAIT = 10.0
 GAP_WAIT_SECONDS = 0.25
 GAP_FILL_MAX = 500
 
-AsgiSend = Callable[[dict], Coroutine[Any, Any, None]]
 # The first event's seq, the frames from there on, when the first was committed, and
 # whether they are repeats (announced again, maybe already delivered).
 Chunk = tuple[int, list[str], float | None, bool]
@@ -70,167 +49,12 @@ _room_events_after = database_sync_to_async(selectors.room_events_after)
 _room_last_seq = database_sync_to_async(selectors.room_last_seq)
 
 
-class _RoomOrder:
-    """Where a room's events stand in this process: the next number to hand out, and
-    chunks that arrived ahead of it."""
-
-    __slots__ = ("ahead", "next_seq", "timer")
-
-    def __init__(self, last_seq: int | None = None) -> None:
-        # Unknown until the first event (then that one's); known when read at subscription.
-        self.next_seq: int | None = None if last_seq is None else last_seq + 1
-        self.ahead: dict[int, list[str]] = {}
-        self.timer: asyncio.TimerHandle | None = None
-
-
-def fresh_context() -> contextvars.Context:
-    """An empty context for the hub's own tasks and callbacks. Inheriting the caller's would
-    carry a database thread's marks (asgiref then refuses the hub's own database reads as
-    "would deadlock") or one connection's id into every later log line."""
-    return contextvars.Context()
-
-
 def room_group(room_id: int) -> str:
     return f"room.{room_id}"
 
 
-class LocalSocket:
-    """The outgoing side of one client's socket.
-
-    `write` never waits: while the client keeps up, a frame goes straight to the server's
-    transport (the ASGI send finishes without suspending). Once the client stops reading,
-    the send that would wait finishes in a task of its own and later frames queue behind
-    it, up to `max_backlog`; past that the socket is closed with 1013, so a slow reader
-    costs neither time nor unbounded memory, and it catches up from the database later.
-    """
-
-    __slots__ = (
-        "_backlog",
-        "_closer",
-        "_flusher",
-        "_send",
-        "closed",
-        "connection_id",
-        "max_backlog",
-        "person",
-    )
-
-    def __init__(
-        self,
-        send: AsgiSend,
-        *,
-        max_backlog: int,
-        connection_id: str | None = None,
-        person: Person | None = None,
-        accepted: bool = True,
-    ):
-        self._send = send
-        self.max_backlog = max_backlog
-        self.connection_id = connection_id  # for logs: writes happen outside its task
-        self.person = person  # whose socket it is, for who is here
-        # None while the client keeps up. Until the handshake is accepted, frames wait here
-        # (ASGI allows no frame before the accept).
-        self._backlog: deque[str] | None = None if accepted else deque()
-        self._flusher: asyncio.Task | None = None
-        self._closer: asyncio.Task | None = None
-        self.closed = False
-
-    def write(self, text: str) -> None:
-        if self.closed:
-            return
-        if self._backlog is not None:
-            if len(self._backlog) >= self.max_backlog:
-                self._give_up()
-            else:
-                self._backlog.append(text)
-            return
-        sending = self._send({"type": "websocket.send", "text": text})
-        try:
-            # Python 3.12's eager tasks would do this: run the send until it first has to
-            # wait, which for a client that keeps up is never.
-            waiting_on = sending.send(None)
-        except StopIteration:
-            return
-        except Exception:  # the client has gone; its consumer is being torn down
-            self.closed = True
-            return
-        self._backlog = deque()
-        self._flusher = asyncio.get_running_loop().create_task(
-            self._flush(_finish(sending, waiting_on))
-        )
-
-    def accepted(self) -> None:
-        """The handshake is accepted: send what waited for it, then write as usual."""
-        if self._backlog is None or self._flusher is not None or self.closed:
-            return
-        if not self._backlog:
-            self._backlog = None
-            return
-        self._flusher = asyncio.get_running_loop().create_task(
-            self._flush(self._send({"type": "websocket.send", "text": self._backlog.popleft()}))
-        )
-
-    def close_soon(self, code: int) -> None:
-        """Close after the frame already on its way; queued and later frames are dropped."""
-        if self.closed:
-            return
-        self.closed = True
-        if self._backlog is not None:
-            self._backlog.clear()
-        self._closer = asyncio.get_running_loop().create_task(self._close(code))
-
-    async def _close(self, code: int) -> None:
-        try:
-            if self._flusher is not None:
-                await self._flusher
-            await self._send({"type": "websocket.close", "code": code})
-        except Exception:
-            pass  # the client has gone already
-
-    def abandon(self) -> None:
-        """The client has gone: drop whatever is queued for it."""
-        self.closed = True
-        if self._backlog is not None:
-            self._backlog.clear()
-        if self._flusher is not None:
-            self._flusher.cancel()
-
-    async def _flush(self, in_flight: Awaitable[None]) -> None:
-        try:
-            await in_flight
-            while self._backlog:
-                await self._send({"type": "websocket.send", "text": self._backlog.popleft()})
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            self.closed = True
-        finally:
-            self._backlog = None
-            self._flusher = None
-
-    def _give_up(self) -> None:
-        log.info(
-            "closing a socket whose client stopped reading",
-            extra={"conn": self.connection_id, "backlog": self.max_backlog},
-        )
-        self.close_soon(CLOSE_TRY_AGAIN)
-
-
-async def _finish(coroutine: Coroutine[Any, Any, None], waiting_on: Any) -> None:
-    """Drive to its end a coroutine whose first step was taken by hand, as a task would."""
-    try:
-        while True:
-            if waiting_on is None:  # a bare yield: just let the loop run once
-                await asyncio.sleep(0)
-            else:
-                # Take the future over as a task does on receiving it, then wait for it.
-                waiting_on._asyncio_future_blocking = False
-                await waiting_on
-            waiting_on = coroutine.send(None)
-    except StopIteration:
-        pass
-    finally:
-        coroutine.close()
+def gapless(events: list[tuple[int, str]], first_seq: int) -> bool:
+    return bool(events) and all(seq == first_seq + n for n, (seq, _) in enumerate(events))
 
 
 class RoomHub:
@@ -247,7 +71,8 @@ class RoomHub:
         self.rooms: dict[int, set[LocalSocket]] = {}
         self._subscriptions: dict[int, tuple[asyncio.Future, asyncio.Task]] = {}
         self._outbox: dict[int, list[Chunk]] = {}
-        self._orders: dict[int, _RoomOrder] = {}
+        self._orders: dict[int, RoomOrder] = {}
+        self._gap_timers: dict[int, asyncio.TimerHandle] = {}
         self._publisher: asyncio.Task | None = None
         self._publish_failing = False
         self._channels: dict[int, str] = {}  # room -> this process's subscription channel
@@ -301,15 +126,23 @@ class RoomHub:
             timer = self._typing_timers.pop(room_id, None)
             if timer is not None:
                 timer.cancel()
-            order = self._orders.pop(room_id, None)
-            if order is not None and order.timer is not None:
-                order.timer.cancel()
+            self._orders.pop(room_id, None)
+            gap_timer = self._gap_timers.pop(room_id, None)
+            if gap_timer is not None:
+                gap_timer.cancel()
             subscription = self._subscriptions.pop(room_id, None)
             if subscription is not None:
                 subscription[1].cancel()
 
     async def close(self) -> None:
-        """Stop every room subscription and background task of this hub."""
+        """Stop every room subscription and background task of this hub, and take this
+        process's people out of who is here (a worker that dies leaves that to expiry)."""
+        if self._presence is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    asyncio.gather(*(self._presence.put(r, []) for r in self._presence.rooms())),
+                    PRESENCE_LEAVE_SECONDS,
+                )
         tasks = [task for _, task in self._subscriptions.values()]
         tasks += [
             t
@@ -357,16 +190,11 @@ class RoomHub:
                 room_id, chunks = next(iter(self._outbox.items()))
                 del self._outbox[room_id]
                 for first_seq, frames, committed_at, repeat in chunks:
-                    event = {
-                        "type": ROOM_EVENT,
-                        "first_seq": first_seq,
-                        "frames": frames,
-                        "committed_at": committed_at,
-                        "repeat": repeat,
-                        "origin": self.origin,
-                    }
+                    event = envelope.RoomFrames(
+                        first_seq, frames, committed_at, repeat, self.origin
+                    )
                     try:
-                        await self.layer.group_send(room_group(room_id), event)
+                        await self.layer.group_send(room_group(room_id), event.message())
                     except Exception as exc:
                         # Said once per outage, not once per message.
                         if not self._publish_failing:
@@ -400,43 +228,29 @@ class RoomHub:
         """
         if room_id not in self.rooms:
             return
-        order = self._orders.setdefault(room_id, _RoomOrder())
-        if order.next_seq is None:
-            if repeat:
-                return  # an old number must not become this room's starting point
-            order.next_seq = first_seq
-        if first_seq > order.next_seq:
-            # Of two chunks from one number (a repeat, say), the longer holds the other.
-            if len(frames) > len(order.ahead.get(first_seq, ())):
-                order.ahead[first_seq] = frames
-        else:
-            self._deliver_from(room_id, order, first_seq, frames)
+        order = self._orders.setdefault(room_id, RoomOrder())
+        ready = order.offer(first_seq, frames, repeat)
+        if ready:
+            self._deliver(room_id, ready)
             if committed_at is not None:
                 metrics.fanout_seconds.observe(time.time() - committed_at)
-            for start in sorted(order.ahead):
-                if start > order.next_seq:
-                    break
-                self._deliver_from(room_id, order, start, order.ahead.pop(start))
-        if order.ahead and order.timer is None:
-            order.timer = self.loop.call_later(
+        self._watch_gap(room_id, order)
+
+    def _watch_gap(self, room_id: int, order: RoomOrder) -> None:
+        timer = self._gap_timers.get(room_id)
+        if order.ahead and timer is None:
+            self._gap_timers[room_id] = self.loop.call_later(
                 GAP_WAIT_SECONDS, self._fill_gap, room_id, context=fresh_context()
             )
-        elif not order.ahead and order.timer is not None:
-            order.timer.cancel()
-            order.timer = None
-
-    def _deliver_from(self, room_id: int, order: _RoomOrder, first_seq: int, frames) -> None:
-        assert order.next_seq is not None  # known once anything was delivered
-        unseen = frames[order.next_seq - first_seq :]  # what was already handed out is skipped
-        if unseen:
-            self._deliver(room_id, unseen)
-            order.next_seq = first_seq + len(frames)
+        elif not order.ahead and timer is not None:
+            timer.cancel()
+            del self._gap_timers[room_id]
 
     def _fill_gap(self, room_id: int) -> None:
+        self._gap_timers.pop(room_id, None)
         order = self._orders.get(room_id)
         if order is None:
             return
-        order.timer = None
         if order.ahead:
             filler = self.loop.create_task(
                 self._fetch_missing(room_id, order), context=fresh_context()
@@ -444,7 +258,7 @@ class RoomHub:
             self._gap_fillers.add(filler)
             filler.add_done_callback(self._gap_fillers.discard)
 
-    async def _fetch_missing(self, room_id: int, order: _RoomOrder) -> None:
+    async def _fetch_missing(self, room_id: int, order: RoomOrder) -> None:
         missing_from, missing_to = order.next_seq, min(order.ahead)
         assert missing_from is not None  # frames wait ahead only of a known number
         events: list[tuple[int, str]] = []
@@ -458,12 +272,12 @@ class RoomHub:
                 log.warning("could not fill a gap", extra={"room": room_id}, exc_info=True)
         if self._orders.get(room_id) is not order:
             return  # the room's sockets left meanwhile
-        if _gapless(events, missing_from) and order.next_seq == missing_from:
+        if gapless(events, missing_from) and order.next_seq == missing_from:
             self._receive(room_id, missing_from, [frame for _, frame in events])
         if order.next_seq == missing_from and order.ahead:
             # Too far behind (or unreadable): move on; each client fetches what it lacks.
-            order.next_seq = min(order.ahead)
-            self._receive(room_id, order.next_seq, order.ahead.pop(order.next_seq))
+            self._deliver(room_id, order.skip_gap())
+            self._watch_gap(room_id, order)
 
     async def _subscribe(self, room_id: int, ready: asyncio.Future) -> None:
         """Receive the room's events from other processes for as long as it has sockets
@@ -486,18 +300,18 @@ class RoomHub:
                 wait = RESUBSCRIBE_FIRST_WAIT
                 self._start_refresher()
                 while True:
-                    event = await self.layer.receive(channel)
-                    if event.get("origin") == self.origin:
+                    message = envelope.read(await self.layer.receive(channel))
+                    if message.origin == self.origin:
                         continue
-                    if event["type"] == ROOM_EPHEMERA:
-                        self._receive_ephemera(room_id, event)
+                    if isinstance(message, envelope.RoomEphemera):
+                        self._receive_ephemera(room_id, message)
                     else:
                         self._receive(
                             room_id,
-                            event["first_seq"],
-                            event["frames"],
-                            event.get("committed_at"),
-                            event.get("repeat", False),
+                            message.first_seq,
+                            message.frames,
+                            message.committed_at,
+                            message.repeat,
                         )
             except asyncio.CancelledError:
                 self._forget_channel(room_id, channel)
@@ -522,7 +336,7 @@ class RoomHub:
         last_seq = await self._last_seq(room_id)
         order = self._orders.get(room_id)
         if order is None:
-            self._orders[room_id] = _RoomOrder(last_seq)
+            self._orders[room_id] = RoomOrder(last_seq)
             return
         if last_seq is None:
             return
@@ -545,18 +359,18 @@ class RoomHub:
         except Exception:
             log.warning("could not catch up a room", extra={"room": room_id}, exc_info=True)
             return
-        if _gapless(events, after_seq + 1) and self._orders.get(room_id) is order:
+        if gapless(events, after_seq + 1) and self._orders.get(room_id) is order:
             self._receive(room_id, after_seq + 1, [frame for _, frame in events])
 
     # ---- ephemera: typing and who is here ------------------------------------------------
 
     def typing(self, room_id: int, person: Person, active: bool) -> None:
         """A person of this process's sockets is typing (or stopped): tell the room."""
-        if len(self._present.get(room_id, ())) > TYPING_MAX_PEOPLE:
+        if len(self._present.get(room_id, ())) > settings.CHAT_TYPING_MAX_PEOPLE:
             return
         if self._apply_typing(room_id, person, active) and not self.local_only:
             self._send_ephemera(
-                room_id, {"kind": "typing", "person": list(person), "active": active}
+                room_id, envelope.RoomEphemera("typing", self.origin, person, active)
             )
 
     def _apply_typing(self, room_id: int, person: Person, active: bool) -> bool:
@@ -634,10 +448,8 @@ class RoomHub:
         try:
             await self._presence.put(room_id, people)
             if announce:
-                await self.layer.group_send(
-                    room_group(room_id),
-                    {"type": ROOM_EPHEMERA, "kind": "presence", "origin": self.origin},
-                )
+                hint = envelope.RoomEphemera("presence", self.origin)
+                await self.layer.group_send(room_group(room_id), hint.message())
             everyone = await self._presence.read(room_id)
         except Exception as exc:
             if not self._presence_failing:
@@ -665,11 +477,10 @@ class RoomHub:
         self._present[room_id] = people
         self._write_all(room_id, protocol.encode(protocol.PresenceNow(people=people)))
 
-    def _receive_ephemera(self, room_id: int, event: dict) -> None:
-        if event.get("kind") == "typing":
-            person_id, name = event["person"]
-            self._apply_typing(room_id, (int(person_id), str(name)), bool(event["active"]))
-        elif event.get("kind") == "presence":
+    def _receive_ephemera(self, room_id: int, event: envelope.RoomEphemera) -> None:
+        if event.kind == "typing" and event.person is not None:
+            self._apply_typing(room_id, event.person, event.active)
+        elif event.kind == "presence":
             task = self.loop.create_task(self._reread_presence(room_id), context=fresh_context())
             self._background.add(task)
             task.add_done_callback(self._background.discard)
@@ -683,13 +494,11 @@ class RoomHub:
             return  # the keeper tries again
         self._show_presence(room_id, people)
 
-    def _send_ephemera(self, room_id: int, event: dict) -> None:
+    def _send_ephemera(self, room_id: int, event: envelope.RoomEphemera) -> None:
         async def send() -> None:
             # Ephemera may be lost: the next update carries the whole state.
             with contextlib.suppress(Exception):
-                await self.layer.group_send(
-                    room_group(room_id), {"type": ROOM_EPHEMERA, "origin": self.origin, **event}
-                )
+                await self.layer.group_send(room_group(room_id), event.message())
 
         task = self.loop.create_task(send(), context=fresh_context())
         self._background.add(task)
@@ -749,65 +558,3 @@ class RoomHub:
     def _forget_channel(self, room_id: int, channel: str) -> None:
         if self._channels.get(room_id) == channel:
             del self._channels[room_id]
-
-
-_hub: RoomHub | None = None
-
-
-def hub() -> RoomHub:
-    """This process's hub, bound to the running event loop (tests run several loops)."""
-    global _hub
-    loop = asyncio.get_running_loop()
-    if _hub is None or _hub.loop is not loop:
-        _hub = RoomHub(loop)
-    return _hub
-
-
-async def layer_answers() -> None:
-    """Returns once the channel layer answers (for /readyz); the caller sets the timeout."""
-    layer = get_channel_layer()
-    if isinstance(layer, RedisChannelLayer):
-        # A ping, not a message: channels_redis serves one receive per process at a time,
-        # the hub's room subscriptions already hold it, and a probe waiting its turn
-        # would time out (and, cancelled, could leave a subscription unable to stop).
-        await layer.connection(0).ping()
-        return
-    channel = await layer.new_channel("health.")
-    await layer.send(channel, {"type": "health.ping"})
-    await layer.receive(channel)
-
-
-def _gapless(events: list[tuple[int, str]], first_seq: int) -> bool:
-    return bool(events) and all(seq == first_seq + n for n, (seq, _) in enumerate(events))
-
-
-def announce(room_id: int, first_seq: int, frames: list[str], *, repeat: bool = False) -> None:
-    """Send a room's committed events, encoded frames numbered on from `first_seq`, to
-    every socket in the room. Should only be called from services, on commit, from the
-    thread that committed; it does not wait for the delivery. With `repeat`, the events
-    were announced before (or should have been): receivers deliver only what they miss."""
-    committed_at = None if repeat else time.time()
-    current = _hub
-    if current is not None and current.loop.is_running() and not current.loop.is_closed():
-        current.loop.call_soon_threadsafe(
-            current.publish,
-            room_id,
-            first_seq,
-            frames,
-            committed_at,
-            repeat,
-            context=fresh_context(),
-        )
-    else:
-        # No sockets served by this process (a management command, say): publish directly
-        # for other processes.
-        async_to_sync(get_channel_layer().group_send)(
-            room_group(room_id),
-            {
-                "type": ROOM_EVENT,
-                "first_seq": first_seq,
-                "frames": frames,
-                "committed_at": committed_at,
-                "repeat": repeat,
-            },
-        )

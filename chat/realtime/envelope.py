@@ -1,0 +1,41 @@
+"""What travels between processes through the channel layer, declared once."""
+
+from __future__ import annotations
+
+import msgspec
+
+ROOM_FRAMES = "room.frames"
+ROOM_EPHEMERA = "room.ephemera"
+
+
+class RoomFrames(msgspec.Struct):
+    """A room's committed events: frames numbered on from `first_seq`."""
+
+    first_seq: int
+    frames: list[str]
+    committed_at: float | None = None  # for the fan-out latency metric
+    repeat: bool = False  # announced before (or should have been): fill gaps only
+    origin: str | None = None  # the hub that sent it, which has delivered it already
+
+    def message(self) -> dict:
+        return {"type": ROOM_FRAMES, **msgspec.structs.asdict(self)}
+
+
+class RoomEphemera(msgspec.Struct):
+    """Typing, or a hint that who is here changed (read it from the shared store)."""
+
+    kind: str  # "typing" | "presence"
+    origin: str
+    person: tuple[int, str] | None = None
+    active: bool = False
+
+    def message(self) -> dict:
+        return {"type": ROOM_EPHEMERA, **msgspec.structs.asdict(self)}
+
+
+def read(message: dict) -> RoomFrames | RoomEphemera:
+    """A layer message as its struct; what does not fit raises msgspec.ValidationError."""
+    fields = {key: value for key, value in message.items() if key != "type"}
+    if message.get("type") == ROOM_EPHEMERA:
+        return msgspec.convert(fields, RoomEphemera)
+    return msgspec.convert(fields, RoomFrames)
