@@ -41,7 +41,9 @@ def test_two_and_more_people_typing_read_naturally(new_person, unique):
         composer(page).press_sequentially("hm")
     expect(ana.locator("#typing")).to_have_text(f"{typists[0][0]} and {typists[1][0]} are typing…")
     dee = join(new_person(), unique("Dee"), room)
-    composer(dee).press_sequentially("me too")
+    # Dee types as a person does, for a few seconds (an update may be lost: typing is
+    # ephemeral, and the next one, 3 s on, mends it).
+    composer(dee).press_sequentially("me too, and I think we should go", delay=120)
     expect(ana.locator("#typing")).to_have_text("Several people are typing…")
 
 
