@@ -11,6 +11,11 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ("username", "display_name")
     fieldsets = (*(BaseUserAdmin.fieldsets or ()), ("Chat", {"fields": ("display_name",)}))
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Removing a person would remove their messages and leave holes in rooms' logs;
+        # deactivate them instead (is_active).
+        return False
+
 
 @admin.register(Room)
 class RoomAdmin(admin.ModelAdmin):

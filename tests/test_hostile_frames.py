@@ -125,7 +125,7 @@ def is_sync(kind: str, raw) -> bool:
         and set(frame) == {"type", "after_seq"}
         and frame["type"] == "sync"
         and type(frame["after_seq"]) is int
-        and frame["after_seq"] >= 0
+        and 0 <= frame["after_seq"] < 2**63  # a number a database can hold
     )
 
 

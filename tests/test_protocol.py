@@ -79,6 +79,18 @@ def test_the_limit_counts_characters_not_bytes():
     assert len(frame.text) == 4000
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "sync", "after_seq": 2**63},
+        {"type": "message.send", "client_id": "c", "text": "re", "reply_to": 2**64 - 1},
+        {"type": "reaction.add", "client_id": "r", "message_seq": 2**63, "emoji": "👍"},
+    ],
+)
+def test_a_number_no_database_can_hold_is_an_invalid_field_not_a_failed_query(frame):
+    assert error_code(frame) == "invalid_field"
+
+
 def test_the_frame_limit_counts_bytes():
     # 22,000 three-byte characters: under 64 Ki characters, over 64 KiB.
     raw = json.dumps(

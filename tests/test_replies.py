@@ -62,6 +62,30 @@ def test_a_reply_to_a_deleted_message_says_so_and_quotes_nothing(room, user_fact
     assert (reply.reply_to.deleted, reply.reply_to.excerpt) == (True, "")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_original_deleted_while_a_reply_waits_for_the_lock_is_quoted_as_deleted(
+    room, user_factory
+):
+    from unittest import mock
+
+    from chat.services import messages as posting
+
+    ana, bo = user_factory("Ana"), user_factory("Bo")
+    post(room, ana, "secret plan")
+    take_numbers = posting._take_numbers
+
+    def deleted_meanwhile(counts, now):
+        # As if Ana's deletion committed while Bo's post waited for the room's lock.
+        from chat.models import Message
+
+        Message.objects.filter(room=room, seq=1).update(text="", deleted_at=now)
+        return take_numbers(counts, now)
+
+    with mock.patch.object(posting, "_take_numbers", deleted_meanwhile):
+        reply = post(room, bo, "what plan?", reply_to=1)
+    assert (reply.reply_to.deleted, reply.reply_to.excerpt) == (True, "")
+
+
 def test_a_reply_quotes_the_original_as_edited(room, user_factory):
     ana, bo = user_factory("Ana"), user_factory("Bo")
     post(room, ana, "meet at 5")

@@ -58,6 +58,15 @@ def test_a_client_offline_across_a_messages_whole_life_resumes_to_its_tombstone(
     assert (result.has_more, result.last_seq) == (False, Room.objects.get(pk=room.pk).last_seq)
 
 
+def test_replayed_reactions_of_a_deleted_message_name_nobody(room, user_factory):
+    ana, bo = user_factory("Ana"), user_factory("Bo")
+    services.message_post(room_id=room.pk, sender=ana, text="hm", client_id=new_client_id())
+    services.reaction_add(room_id=room.pk, person=bo, message_seq=1, emoji="👍")
+    services.message_delete(room_id=room.pk, deleter=ana, message_seq=1)
+    reaction = decoded(catch_up(room, after_seq=1))[0]
+    assert (reaction.seq, reaction.people) == (2, [])
+
+
 def test_events_about_a_message_carry_its_state_as_it_is_now(room, user_factory):
     ana = user_factory("Ana")
     services.message_post(room_id=room.pk, sender=ana, text="v1", client_id=new_client_id())

@@ -89,6 +89,33 @@ async def test_typing_beyond_one_update_per_three_seconds_is_dropped_silently(so
     await bo_socket.disconnect()
 
 
+async def test_starting_and_stopping_over_and_over_is_throttled_too(socket_for, people):
+    room, ana, bo = people
+    ana_socket = await joined(socket_for, room, ana)
+    bo_socket = await joined(socket_for, room, bo)
+    await next_of(ana_socket, "presence", lambda f: len(f["people"]) == 2)
+    for _ in range(20):
+        await bo_socket.send_json_to({"type": "typing", "active": True})
+        await bo_socket.send_json_to({"type": "typing", "active": False})
+    # A typist's start, stop and start again go through; the flood after them does not.
+    updates = [await next_of(ana_socket, "typing") for _ in range(3)]
+    assert [names(update) for update in updates] == [["Bo"], [], ["Bo"]]
+    assert await ana_socket.receive_nothing(timeout=0.5)
+    await ana_socket.disconnect()
+    await bo_socket.disconnect()
+
+
+async def test_a_typist_who_leaves_stops_typing_at_once(socket_for, people):
+    room, ana, bo = people
+    ana_socket = await joined(socket_for, room, ana)
+    bo_socket = await joined(socket_for, room, bo)
+    await bo_socket.send_json_to({"type": "typing"})
+    assert names(await next_of(ana_socket, "typing")) == ["Bo"]
+    await bo_socket.disconnect()
+    assert names(await next_of(ana_socket, "typing")) == []
+    await ana_socket.disconnect()
+
+
 async def test_a_typist_who_goes_quiet_fades_after_six_seconds(socket_for, people, monkeypatch):
     monkeypatch.setattr(room_hub, "TYPING_SECONDS", 0.3)
     room, ana, bo = people

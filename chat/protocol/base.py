@@ -22,7 +22,8 @@ __all__ = [
 
 # \A and \Z, not ^ and $: Python's $ also matches before a final newline ("abc\n").
 ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"\A[A-Za-z0-9_-]+\Z")]
-Seq = Annotated[int, msgspec.Meta(ge=0)]
+# A number databases can hold (a larger one would fail the query it reaches, not the frame).
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 
 
 class ProtocolError(Exception):

@@ -23,8 +23,10 @@ from chat.realtime.sockets import CLOSE_TRY_AGAIN, LocalSocket, Person
 
 log = logging.getLogger(__name__)
 
-# A typing person is shown this long after their last update; updates come every 3 s.
+# A typing person is shown this long after their last update; updates come every 3 s,
+# and a person's update is relayed at most once per TYPING_REFRESH_SECONDS.
 TYPING_SECONDS = 6.0
+TYPING_REFRESH_SECONDS = 2.5
 # At shutdown, how long to spend taking this process's people out of who is here.
 PRESENCE_LEAVE_SECONDS = 1.0
 # Layers forget group members after `group_expiry` (an hour in settings, over Redis), and a
@@ -119,6 +121,7 @@ class RoomHub:
         sockets.discard(socket)
         if socket.person is not None and socket.person not in self._local_people(room_id):
             self._presence_changed(room_id)
+            self.typing(room_id, socket.person, active=False)  # gone: not typing either
         if not sockets:
             del self.rooms[room_id]
             self._typing.pop(room_id, None)
@@ -137,6 +140,9 @@ class RoomHub:
     async def close(self) -> None:
         """Stop every room subscription and background task of this hub, and take this
         process's people out of who is here (a worker that dies leaves that to expiry)."""
+        for task in (self._presence_keeper, self._presence_task):
+            if task is not None:
+                task.cancel()  # nothing may renew the entries while they are taken out
         if self._presence is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
@@ -379,8 +385,12 @@ class RoomHub:
             return False
         typing = self._typing.setdefault(room_id, {})
         person_id, name = person
+        now = self.loop.time()
         if active:
-            typing[person_id] = (name, self.loop.time() + TYPING_SECONDS)
+            shown_until = typing.get(person_id, (name, 0.0))[1]
+            if shown_until - TYPING_SECONDS > now - TYPING_REFRESH_SECONDS:
+                return False  # shown, and renewed a moment ago: nothing new to say
+            typing[person_id] = (name, now + TYPING_SECONDS)
         elif typing.pop(person_id, None) is None:
             return False
         self._write_typing(room_id)

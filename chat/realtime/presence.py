@@ -9,6 +9,7 @@ sockets, and no store is used.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import msgspec
@@ -32,12 +33,21 @@ class SharedPresence:
         self.layer = layer
         self.origin = origin
         self._mine: dict[int, set[bytes]] = {}  # room -> the members this process wrote
+        # One write per room at a time: a renewal must not land after a leave's removal.
+        self._writing: dict[int, asyncio.Lock] = {}
 
     def _key(self, room_id: int) -> str:
         return f"{self.layer.prefix}:presence:{room_id}"
 
     async def put(self, room_id: int, people: list[Person]) -> None:
         """Make this process's entries for the room exactly `people`, renewed."""
+        lock = self._writing.setdefault(room_id, asyncio.Lock())
+        async with lock:
+            await self._put(room_id, people)
+        if not self._mine.get(room_id) and not lock.locked():
+            self._writing.pop(room_id, None)
+
+    async def _put(self, room_id: int, people: list[Person]) -> None:
         members = {_member.encode((self.origin, pid, name)) for pid, name in people}
         gone = self._mine.get(room_id, set()) - members
         now = time.time()

@@ -52,6 +52,9 @@ def room_events_after(*, room_id: int, after_seq: int, up_to_seq: int) -> list[t
         frame_class = _MESSAGE_FRAMES.get(event.kind)
         if frame_class is not None:
             frame: protocol.Frame = frame_class(seq=event.seq, message=states[event.message_id])
+        elif event.message.deleted:
+            # A tombstone keeps no reactions: its old events say nobody, and name no one.
+            frame = reaction_changed(event.seq, event.message, {**event.payload, "people": []})
         else:
             frame = reaction_changed(event.seq, event.message, event.payload)
         frames.append((event.seq, protocol.encode(frame)))

@@ -131,6 +131,14 @@ def _store_posts(posts: list[Post]) -> list[PostResult | Exception]:
     last_seqs = _take_numbers(
         {room_id: len(room_posts) for room_id, room_posts in by_room.items()}, now
     )
+    if originals:
+        # Read again under the rooms' locks: an original deleted or edited meanwhile is
+        # quoted as it now is.
+        fresh = Message.objects.select_related("sender").in_bulk([m.pk for m in originals.values()])
+        for messages in unnumbered.values():
+            for message in messages:
+                if message.reply_to_id in fresh:
+                    message.reply_to = fresh[message.reply_to_id]
     created: list[Message] = []
     for room_id, messages in unnumbered.items():
         if room_id not in last_seqs:

@@ -41,7 +41,14 @@ export class MessageStore {
     this.states.set(message.seq, message);
     this.nodes.set(message.seq, item);
     this.fill(item, message);
+    // Replies already on the page quote it as it is now (loaded later than they were).
+    if (message.deleted || message.edited_at) this.updateRepliesTo(message);
     return item;
+  }
+
+  /** Forget every change kept for messages not on the page (after a reset). */
+  forgetLater() {
+    this.later.clear();
   }
 
   forget(seq) {
@@ -55,6 +62,7 @@ export class MessageStore {
     if (!current) {
       const later = this.laterFor(message.seq);
       if (!later.state || message.version > later.state.version) later.state = message;
+      this.updateRepliesTo(message); // its replies may be on the page
       return false;
     }
     if (message.version <= current.version) return false;

@@ -132,15 +132,14 @@ function place(message) {
     return false;
   }
   const node = store.build(message);
-  let after = null;
-  for (const item of log.querySelectorAll(".msg")) {
-    if (Number(item.dataset.seq) > message.seq) {
-      after = item;
-      break;
-    }
+  const items = log.getElementsByClassName("msg");
+  const last = items[items.length - 1];
+  if (!last || Number(last.dataset.seq) < message.seq) {
+    log.append(node); // the usual case, a new message: no walk through the page
+    return true;
   }
-  if (after) after.before(node);
-  else log.append(node);
+  const after = [...items].find((item) => Number(item.dataset.seq) > message.seq);
+  after.before(node);
   return true;
 }
 
@@ -585,12 +584,23 @@ const applyEvents = eventApplier({
 });
 
 /** The server cannot resume from the page's number: show its latest page afresh. */
-async function reloadLatest(reset) {
+let reloading = null;
+
+function reloadLatest(reset) {
+  // One reload at a time; a reset arriving meanwhile is served by the one under way.
+  reloading ??= reloadLatestPage(reset).finally(() => {
+    reloading = null;
+  });
+  return reloading;
+}
+
+async function reloadLatestPage(reset) {
   try {
     const response = await fetch(config.historyUrl, { headers: { Accept: "application/json" } });
     if (!response.ok) throw new Error(`history ${response.status}`);
     const page = await response.json();
     for (const item of log.querySelectorAll(".msg")) store.forget(Number(item.dataset.seq));
+    store.forgetLater(); // numbers from before the reset may name other messages now
     log.replaceChildren();
     firstSeq = null;
     hasOlder = page.has_more;

@@ -326,7 +326,7 @@ export class RoomConnection {
         this.syncing = false;
         this.accept(frame.events);
         if (frame.has_more) this.requestSync();
-        else this.checkGap();
+        else this.caughtUpTo(frame.last_seq);
         break;
       case "reset":
         this.syncing = false;
@@ -414,6 +414,23 @@ export class RoomConnection {
       this.early.delete(this.lastSeq);
     }
     if (ready.length) this.onEvents(ready);
+    this.checkGap();
+  }
+
+  /** The server has sent everything up to `seq`: a number it did not send has no event
+   * (a hole the database kept), so waiting for it would stall the page for good. */
+  caughtUpTo(seq) {
+    if (Number.isInteger(seq) && seq > this.lastSeq) {
+      const ready = [];
+      for (let next = this.lastSeq + 1; next <= seq; next += 1) {
+        if (this.early.has(next)) ready.push(this.early.get(next));
+        this.early.delete(next);
+      }
+      this.lastSeq = seq;
+      if (ready.length) this.onEvents(ready);
+      this.accept([]); // and whatever waited beyond it
+      return;
+    }
     this.checkGap();
   }
 
