@@ -14,9 +14,9 @@ from chat.services.log import (
     Forbidden,
     Gone,
     NotFound,
-    announce_on_commit,
     in_transaction,
     lock_room,
+    record_change,
     take_number,
 )
 
@@ -46,12 +46,12 @@ def message_edit(
             seq = take_number(room_id)
             message.text, message.edited_at, message.version = text, timezone.now(), seq
             message.save(update_fields=["text", "edited_at", "version"])
-            RoomEvent.objects.create(
-                room_id=room_id, seq=seq, kind=RoomEvent.MESSAGE_EDITED, message=message
-            )
             state = state_now(room_id, message_seq)
-            announce_on_commit(
-                room_id, seq, protocol.encode(protocol.MessageEdited(seq=seq, message=state))
+            record_change(
+                message,
+                seq,
+                RoomEvent.MESSAGE_EDITED,
+                protocol.MessageEdited(seq=seq, message=state),
             )
             return state
         return state_now(room_id, message_seq)
@@ -72,12 +72,12 @@ def message_delete(*, room_id: int, deleter: User, message_seq: int) -> protocol
             message.text, message.deleted_at, message.version = "", timezone.now(), seq
             message.save(update_fields=["text", "deleted_at", "version"])
             Reaction.objects.filter(message=message).delete()
-            RoomEvent.objects.create(
-                room_id=room_id, seq=seq, kind=RoomEvent.MESSAGE_DELETED, message=message
-            )
             state = state_now(room_id, message_seq)
-            announce_on_commit(
-                room_id, seq, protocol.encode(protocol.MessageDeleted(seq=seq, message=state))
+            record_change(
+                message,
+                seq,
+                RoomEvent.MESSAGE_DELETED,
+                protocol.MessageDeleted(seq=seq, message=state),
             )
             return state
         return state_now(room_id, message_seq)

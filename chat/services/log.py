@@ -15,8 +15,8 @@ from django.db import (
     transaction,
 )
 
-from chat import realtime
-from chat.models import Room
+from chat import protocol, realtime
+from chat.models import Message, Room, RoomEvent
 
 T = TypeVar("T")
 
@@ -97,6 +97,13 @@ def take_number(room_id: int) -> int:
     return row[0]
 
 
-def announce_on_commit(room_id: int, seq: int, frame: str) -> None:
-    # robust: a failing announcement is logged and must not make a stored change look failed.
-    transaction.on_commit(lambda: realtime.announce(room_id, seq, [frame]), robust=True)
+def record_change(
+    message: Message, seq: int, kind: str, frame: protocol.Frame, payload: dict | None = None
+) -> None:
+    """Store a change to `message` as the room's event `seq`, and announce `frame` on
+    commit (robust: a failing announcement is logged and must not make it look failed)."""
+    RoomEvent.objects.create(
+        room_id=message.room_id, seq=seq, kind=kind, message=message, payload=payload or {}
+    )
+    text = protocol.encode(frame)
+    transaction.on_commit(lambda: realtime.announce(message.room_id, seq, [text]), robust=True)

@@ -11,7 +11,7 @@ from chat import protocol
 from chat.models import Reaction, RoomEvent, User
 from chat.selectors.events import reaction_changed
 from chat.services.edits import message_to_change, state_now
-from chat.services.log import Gone, Refused, announce_on_commit, in_transaction, take_number
+from chat.services.log import Gone, Refused, in_transaction, record_change, take_number
 
 
 class TooManyReactions(Refused):
@@ -66,14 +66,8 @@ def _react(
             .order_by("created_at", "id")
         ]
         payload = {"emoji": emoji, "people": people}
-        RoomEvent.objects.create(
-            room_id=room_id,
-            seq=seq,
-            kind=RoomEvent.REACTION_CHANGED,
-            message=message,
-            payload=payload,
-        )
-        announce_on_commit(room_id, seq, protocol.encode(reaction_changed(seq, message, payload)))
+        frame = reaction_changed(seq, message, payload)
+        record_change(message, seq, RoomEvent.REACTION_CHANGED, frame, payload)
         return state_now(room_id, message_seq)
 
     return in_transaction(write)
