@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "channels",
     "csp",
     "chat",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -114,7 +115,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 
 AUTH_USER_MODEL = "chat.User"
-LOGIN_URL = "chat:index"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "chat:index"
+LOGOUT_REDIRECT_URL = "chat:index"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# A password reset link works once, for this long.
+PASSWORD_RESET_TIMEOUT = env.int("DJANGO_PASSWORD_RESET_TIMEOUT", default=2 * 60 * 60)
+
+# Email (password resets): printed to the console unless EMAIL_URL names a server, as
+# smtp://user:password@host:587 or smtp+tls://... (django-environ's email_url).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="chat@localhost")
 
 
 def redis_channel_layer(
@@ -304,6 +320,11 @@ CHAT_JOINS_PER_MINUTE = env.int("CHAT_JOINS_PER_MINUTE", default=10)
 CHAT_JOINS_PER_MINUTE_PER_ADDRESS = env.int("CHAT_JOINS_PER_MINUTE_PER_ADDRESS", default=60)
 # New sockets: every open tab reconnects once after a worker restarts.
 CHAT_SOCKETS_PER_MINUTE_PER_ADDRESS = env.int("CHAT_SOCKETS_PER_MINUTE_PER_ADDRESS", default=300)
+# Failed log-ins: a guesser is slowed per account and per address; the real owner waits at
+# most one window (minutes), never a lock-out.
+CHAT_LOGIN_FAILURES_PER_ACCOUNT = env.int("CHAT_LOGIN_FAILURES_PER_ACCOUNT", default=10)
+CHAT_LOGIN_FAILURES_PER_ADDRESS = env.int("CHAT_LOGIN_FAILURES_PER_ADDRESS", default=50)
+CHAT_LOGIN_WINDOW_SECONDS = env.int("CHAT_LOGIN_WINDOW_SECONDS", default=300)
 
 # One line per event. JSON for log collectors (the default with DEBUG off), key=value for
 # a terminal; every line made while handling a socket carries its connection id (chat/logs.py).

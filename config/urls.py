@@ -5,5 +5,6 @@ from django.urls import include, path
 # and the HTTPS redirect: chat.middleware.internal_endpoints.
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("account/", include("accounts.urls")),
     path("", include("chat.urls")),
 ]

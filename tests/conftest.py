@@ -182,6 +182,29 @@ def _unhashed_static_files(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _quick_password_hashes(settings):
+    # The production hasher takes about 0.3 s per password on purpose; tests check logic.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def account_factory(db) -> Callable[..., User]:
+    """A person with an account: a name and a password ("correct horse battery")."""
+
+    def make(name: str | None = None, email: str = "") -> User:
+        name = name or f"Person {next(_names)}"
+        user = User(username=name_key(name), display_name=name, email=email)
+        user.set_password(PASSWORD)
+        user.save()
+        return user
+
+    return make
+
+
+PASSWORD = "correct horse battery"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_connections_left_behind(django_db_setup, django_db_blocker):
     """Socket tests leave a connection open in asgiref's database thread; on PostgreSQL it

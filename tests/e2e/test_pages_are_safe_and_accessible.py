@@ -128,11 +128,6 @@ def test_the_policy_watch_sees_an_inline_script_being_blocked(new_person):
     assert any("script-src" in violation for violation in watch.violations(page))
 
 
-@pytest.fixture(scope="module")
-def axe() -> Axe:
-    return Axe()
-
-
 def serious_violations(axe: Axe, page: Page) -> list[str]:
     response = axe.run(page).response
     return [
