@@ -19,7 +19,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from chat import logs, metrics, protocol, ratelimit, realtime, runtime, selectors, services
+from chat import access, logs, metrics, protocol, ratelimit, realtime, runtime, selectors, services
 from chat.protocol import Error, ProtocolError
 from chat.writer import write_alone
 
@@ -29,6 +29,9 @@ MAX_POSTS_IN_FLIGHT = 100
 # Clients send every 3 s while typing; a little less here, so network jitter never drops one.
 TYPING_EVERY_SECONDS = 2.5
 TYPING_BURST = 3
+# Read positions: a page reports one as the person reads, at most about once a second.
+READ_EVERY_SECONDS = 1.0
+READ_BURST = 3
 # How long a client waits before sending again a message the database could not take.
 RETRY_AFTER_FAILURE_MS = 1000
 
@@ -49,25 +52,40 @@ POST_FAILURES: dict[type[Exception], tuple[str, str, str]] = {
 }
 
 _room_get = database_sync_to_async(selectors.room_get)
+_is_member = database_sync_to_async(selectors.is_member)
 _catch_up = database_sync_to_async(selectors.catch_up)
 _room_last_seq = database_sync_to_async(selectors.room_last_seq)
+_read_mark = database_sync_to_async(services.read_mark)
 
 
 _room_lookups: dict[int, asyncio.Task] = {}
+# Rooms found public while this process has sockets in them: anyone with a name may enter,
+# so a reconnecting crowd costs no query each.
+_known_public: set[int] = set()
 
 
-async def _room_exists(room_id: int) -> bool:
-    """Whether the room exists, asking the database as little as possible: a room with
-    sockets in this process exists (one deleted meanwhile is found out at its next post),
-    and the sockets of a room that arrive together, as after a restart, share one lookup."""
-    if runtime.current().hub.has_room(room_id):
-        return True
-    lookup = _room_lookups.get(room_id)
-    if lookup is None:
-        lookup = asyncio.ensure_future(_room_get(room_id=room_id))
-        _room_lookups[room_id] = lookup
-        lookup.add_done_callback(lambda _: _room_lookups.pop(room_id, None))
-    return await asyncio.shield(lookup) is not None
+async def _entry_refused(user, room_id: int) -> int | None:
+    """Why the person may not open a socket in the room (a close code), or None. Asks the
+    database as little as possible: a public room with sockets in this process is known
+    (one deleted meanwhile is found out at its next post), and the sockets of a room that
+    arrive together, as after a restart, share one lookup."""
+    if not (runtime.current().hub.has_room(room_id) and room_id in _known_public):
+        lookup = _room_lookups.get(room_id)
+        if lookup is None:
+            lookup = asyncio.ensure_future(_room_get(room_id=room_id))
+            _room_lookups[room_id] = lookup
+            lookup.add_done_callback(lambda _: _room_lookups.pop(room_id, None))
+        room = await asyncio.shield(lookup)
+        if room is None:
+            return protocol.CLOSE_ROOM_NOT_FOUND
+        if room.private:
+            _known_public.discard(room_id)
+            member = await _is_member(person_id=user.pk, room_id=room_id)
+            if not access.may_enter(user, private=True, member=member):
+                return protocol.CLOSE_FORBIDDEN
+            return None
+        _known_public.add(room_id)
+    return None if access.may_enter(user, private=False, member=False) else protocol.CLOSE_FORBIDDEN
 
 
 async def refuse(
@@ -161,6 +179,8 @@ class ChatConsumer(LeanConsumer):
     opened_at = 0.0
     typing_at = 0.0
     typing_allowance = 0.0
+    read_at = 0.0
+    read_allowance = float(READ_BURST)
     posted = rejected = 0
 
     async def connect(self) -> None:
@@ -170,8 +190,9 @@ class ChatConsumer(LeanConsumer):
             await refuse(self, protocol.CLOSE_NOT_AUTHENTICATED)
             return
         room_id = int(self.scope["url_route"]["kwargs"]["room_id"])
-        if not await _room_exists(room_id):
-            await refuse(self, protocol.CLOSE_ROOM_NOT_FOUND)
+        refusal = await _entry_refused(user, room_id)
+        if refusal is not None:
+            await refuse(self, refusal)
             return
         self.user = user
         self.posts_in_flight = asyncio.Semaphore(MAX_POSTS_IN_FLIGHT)
@@ -256,6 +277,8 @@ class ChatConsumer(LeanConsumer):
                     await self._pong()
                 case protocol.Typing():
                     self._typing(frame.active)
+                case protocol.Read():
+                    await self._read(frame.seq)
         except ProtocolError as error:
             self._send_error(error.code, error.detail, error.client_id)
         except (OperationalError, InterfaceError) as error:
@@ -407,6 +430,19 @@ class ChatConsumer(LeanConsumer):
             return
         self.typing_allowance -= 1
         runtime.current().hub.typing(self.room_id, (self.user.pk, self.user.name), active)
+
+    async def _read(self, seq: int) -> None:
+        # As typing: a small allowance, so a page reporting as it scrolls costs the
+        # database about one write a second; one dropped is overtaken by the next.
+        now = time.monotonic()
+        self.read_allowance = min(
+            READ_BURST, self.read_allowance + (now - self.read_at) / READ_EVERY_SECONDS
+        )
+        self.read_at = now
+        if self.read_allowance < 1:
+            return
+        self.read_allowance -= 1
+        await _read_mark(person=self.user, room_id=self.room_id, seq=seq)
 
     async def _pong(self) -> None:
         # What this process has delivered is what the client can have seen; only a room

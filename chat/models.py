@@ -47,6 +47,9 @@ class User(AbstractUser):
         super().save(*args, **kwargs)
 
 
+PRIVATE_KEY_PREFIX = "\x00private:"
+
+
 def new_epoch() -> str:
     return secrets.token_hex(8)
 
@@ -62,6 +65,8 @@ class Room(models.Model):
     # restore makes every client reset instead of trusting its position.
     epoch = models.CharField(max_length=16, default=new_epoch, editable=False)
     last_message_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Private: only members see it at all (chat.access); joined by invitation.
+    private = models.BooleanField(default=False)
 
     class Meta:
         indexes = [models.Index(fields=["-last_message_at", "-created_at"])]
@@ -70,8 +75,40 @@ class Room(models.Model):
         return self.name
 
     def save(self, *args, **kwargs):
-        self.key = name_key(self.name)
+        # A private room's name is nobody's business outside it: it holds no public name,
+        # so asking for a room by that name makes a new public one instead of revealing it.
+        if not self.private:
+            self.key = name_key(self.name)
+        elif not self.key.startswith(PRIVATE_KEY_PREFIX):
+            self.key = PRIVATE_KEY_PREFIX + secrets.token_hex(16)
         super().save(*args, **kwargs)
+
+
+class Membership(models.Model):
+    """A person in a room: their role, and how far they have read (unread is what others
+    posted after `last_read_seq`, which only moves forward)."""
+
+    OWNER = "owner"
+    MODERATOR = "moderator"
+    MEMBER = "member"
+    ROLES = [(OWNER, "Owner"), (MODERATOR, "Moderator"), (MEMBER, "Member")]
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=ROLES, default=MEMBER)
+    last_read_seq = models.PositiveBigIntegerField(default=0)
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # Also the index a person's rooms are read by.
+            models.UniqueConstraint(fields=["person", "room"], name="membership_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} in {self.room_id} ({self.role})"
 
 
 class Message(models.Model):

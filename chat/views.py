@@ -13,18 +13,31 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from chat import metrics, protocol, ratelimit, realtime, selectors, services
+from chat import access, metrics, protocol, ratelimit, realtime, selectors, services
 from chat.forms import JoinForm
-from chat.models import Room, name_key
+from chat.models import User, name_key
 
 log = logging.getLogger(__name__)
 
 
-def _room_or_404(room_id: int) -> Room:
-    room = selectors.room_get(room_id=room_id)
-    if room is None:
+def _room_or_404(request: HttpRequest, room_id: int) -> access.RoomAccess:
+    """The room, if the person may see it; a private room they are not in is as absent
+    as a room that never existed."""
+    entry = access.room_access(request.user, room_id)
+    if entry is None:
         raise Http404("No such room.")
-    return room
+    return entry
+
+
+def _front_page(request: HttpRequest, form: JoinForm, *, status: int = 200) -> HttpResponse:
+    mine = selectors.rooms_of(person_id=request.user.pk) if request.user.is_authenticated else []
+    others = selectors.rooms_recent(person=request.user, exclude={r.room.pk for r in mine})
+    return render(
+        request,
+        "chat/index.html",
+        {"form": form, "my_rooms": mine, "rooms": others},
+        status=status,
+    )
 
 
 def _people_joining(request: HttpRequest, name: str) -> list[ratelimit.Check]:
@@ -55,12 +68,7 @@ def index(request: HttpRequest) -> HttpResponse:
                     f"Too many joins in a short time. Please try again in {seconds} "
                     f"second{'s' if seconds != 1 else ''}.",
                 )
-                response = render(
-                    request,
-                    "chat/index.html",
-                    {"form": form, "rooms": selectors.rooms_recent()},
-                    status=429,
-                )
+                response = _front_page(request, form, status=429)
                 response["Retry-After"] = str(seconds)
                 return response
             try:
@@ -73,29 +81,41 @@ def index(request: HttpRequest) -> HttpResponse:
             else:
                 if user.pk != request.user.pk:
                     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                room = services.room_get_or_create(name=room_name)
+                room = services.room_join(name=room_name, person=user)
                 return redirect("chat:room", room_id=room.pk)
     else:
         initial = {"room": request.GET.get("room", "")}
         if request.user.is_authenticated:
             initial["name"] = request.user.name
         form = JoinForm(initial=initial)
-    return render(request, "chat/index.html", {"form": form, "rooms": selectors.rooms_recent()})
+    return _front_page(request, form)
 
 
 @require_GET
 def room(request: HttpRequest, room_id: int) -> HttpResponse:
-    room = _room_or_404(room_id)
-    if not request.user.is_authenticated:
-        return redirect(f"{reverse('chat:index')}?{urlencode({'room': room.name})}")
+    user = request.user
+    if not isinstance(user, User):
+        public = selectors.room_get(room_id=room_id)
+        if public is None or public.private:
+            # Whether a private room exists is for its members to know: log in first.
+            return redirect(f"{reverse('accounts:login')}?{urlencode({'next': request.path})}")
+        return redirect(f"{reverse('chat:index')}?{urlencode({'room': public.name})}")
+    entry = _room_or_404(request, room_id)
+    room = entry.room
+    membership = entry.membership
+    if membership is None and not room.private:
+        membership = services.membership_join(room=room, person=user)  # opening it joins it
     # The position first: every event up to it is then reflected in the page read after
     # it, and the socket resumes from it (what it replays again changes nothing).
     last_seq, epoch = selectors.room_position(room_id=room.pk) or (0, "")
     page = selectors.messages_before(room_id=room.pk)
     config = {
         "room": {"id": room.pk, "name": room.name, "epoch": epoch},
-        "me": {"id": request.user.pk, "name": request.user.name, "staff": request.user.is_staff},
+        # Owners, moderators and staff may delete anyone's message here.
+        "me": {"id": user.pk, "name": user.name, "moderates": entry.moderates},
         "lastSeq": last_seq,
+        # Where the person left off: the page marks what is new after it.
+        "lastReadSeq": membership.last_read_seq if membership else last_seq,
         "firstSeq": page.messages[0].seq if page.messages else None,
         "hasOlder": page.has_more,
         "messages": msgspec.to_builtins(page.messages),
@@ -115,7 +135,10 @@ def room_messages(request: HttpRequest, room_id: int) -> HttpResponse:
     """A page of older history, as JSON: `?before=SEQ` gives the messages just before SEQ."""
     if not request.user.is_authenticated:
         return JsonResponse({"error": "not_authenticated"}, status=403)
-    room = _room_or_404(room_id)
+    entry = access.room_access(request.user, room_id)
+    if entry is None:
+        return JsonResponse({"error": "not_found", "detail": "No such room."}, status=404)
+    room = entry.room
     try:
         before = int(request.GET["before"]) if "before" in request.GET else None
         if before is not None and not 0 <= before <= selectors.MAX_ID:

@@ -75,9 +75,9 @@ def test_a_guest_cannot_rename_into_a_name_someone_holds(user_factory):
 # Rooms
 
 
-def test_rooms_are_found_case_insensitively_and_keep_the_name_as_first_typed():
-    first = services.room_get_or_create(name="Café Lounge")
-    again = services.room_get_or_create(name="CAFÉ LOUNGE")
+def test_rooms_are_found_case_insensitively_and_keep_the_name_as_first_typed(user_factory):
+    first = services.room_join(name="Café Lounge", person=user_factory())
+    again = services.room_join(name="CAFÉ LOUNGE", person=user_factory())
     assert again.pk == first.pk
     assert again.name == "Café Lounge"
     assert Room.objects.count() == 1

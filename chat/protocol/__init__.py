@@ -10,6 +10,7 @@ and the hub orders and gap-fills them by it alone, blind to their kinds.
 """
 
 from chat.protocol.base import (
+    CLOSE_FORBIDDEN,
     CLOSE_NOT_AUTHENTICATED,
     CLOSE_ROOM_NOT_FOUND,
     CLOSE_TOO_MANY,
@@ -40,10 +41,12 @@ from chat.protocol.messages import (
     WireMessage,
 )
 from chat.protocol.reactions import AddReaction, ReactionChanged, RemoveReaction
+from chat.protocol.reading import Read
 from chat.protocol.sync import Ping, Pong, Reset, Sync, SyncResult
 
 __all__ = [
     "CLIENT_FRAMES",
+    "CLOSE_FORBIDDEN",
     "CLOSE_NOT_AUTHENTICATED",
     "CLOSE_ROOM_NOT_FOUND",
     "CLOSE_TOO_MANY",
@@ -65,6 +68,7 @@ __all__ = [
     "ProtocolError",
     "ReactionChanged",
     "ReactionState",
+    "Read",
     "RemoveReaction",
     "ReplyPreview",
     "Reset",

@@ -7,6 +7,7 @@ from typing import Annotated, ClassVar
 import msgspec
 
 __all__ = [
+    "CLOSE_FORBIDDEN",
     "CLOSE_NOT_AUTHENTICATED",
     "CLOSE_ROOM_NOT_FOUND",
     "CLOSE_TOO_MANY",
@@ -71,6 +72,8 @@ class Error(Frame, tag="error"):
 
 # Close codes for a refused socket (the handshake is accepted so the browser can read them).
 CLOSE_NOT_AUTHENTICATED = 4401
+# A private room the person is not a member of (or no longer is).
+CLOSE_FORBIDDEN = 4403
 CLOSE_ROOM_NOT_FOUND = 4404
 # Too many new sockets from one address: an `error` frame with `retry_after_ms` comes first.
 CLOSE_TOO_MANY = 4429

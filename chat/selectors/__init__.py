@@ -1,4 +1,4 @@
-"""Every read: pages, the room log after a number, rooms."""
+"""Every read: pages, the room log after a number, rooms, unread."""
 
 from chat.selectors.events import catch_up, room_events_after
 from chat.selectors.messages import (
@@ -10,11 +10,22 @@ from chat.selectors.messages import (
     reply_preview,
     wire_messages,
 )
-from chat.selectors.rooms import MAX_ID, room_get, room_last_seq, room_position, rooms_recent
+from chat.selectors.rooms import (
+    MAX_ID,
+    is_member,
+    room_get,
+    room_last_seq,
+    room_position,
+    rooms_recent,
+)
+from chat.selectors.unread import UNREAD_CAP, MyRoom, rooms_of, unread_count, unread_messages
 
 __all__ = [
     "MAX_ID",
+    "UNREAD_CAP",
+    "MyRoom",
     "catch_up",
+    "is_member",
     "message_state",
     "message_to_wire",
     "messages_before",
@@ -25,6 +36,9 @@ __all__ = [
     "room_get",
     "room_last_seq",
     "room_position",
+    "rooms_of",
     "rooms_recent",
+    "unread_count",
+    "unread_messages",
     "wire_messages",
 ]

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.db.models import F
 
-from chat.models import Room
+from chat.access import MAX_ID, Person, rooms_visible
+from chat.models import Membership, Room
 
-MAX_ID = 2**63 - 1  # larger numbers from a URL cannot be ids, and databases refuse them
+__all__ = ["MAX_ID", "is_member", "room_get", "room_last_seq", "room_position", "rooms_recent"]
 
 
 def room_get(*, room_id: int) -> Room | None:
     if not 0 < room_id <= MAX_ID:
         return None
     return Room.objects.filter(pk=room_id).first()
+
+
+def is_member(*, person_id: int, room_id: int) -> bool:
+    return Membership.objects.filter(room_id=room_id, person_id=person_id).exists()
 
 
 def room_last_seq(*, room_id: int) -> int | None:
@@ -25,7 +32,10 @@ def room_position(*, room_id: int) -> tuple[int, str] | None:
     return Room.objects.filter(pk=room_id).values_list("last_seq", "epoch").first()
 
 
-def rooms_recent(*, limit: int = 50) -> list[Room]:
+def rooms_recent(*, person: Person, exclude: Collection[int] = (), limit: int = 50) -> list[Room]:
+    """The rooms the person may see, the most recently active first."""
     return list(
-        Room.objects.order_by(F("last_message_at").desc(nulls_last=True), "-created_at")[:limit]
+        rooms_visible(person)
+        .exclude(pk__in=exclude)
+        .order_by(F("last_message_at").desc(nulls_last=True), "-created_at")[:limit]
     )

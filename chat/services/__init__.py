@@ -13,6 +13,7 @@ from chat.services.log import (
     Refused,
     RoomNotFound,
 )
+from chat.services.memberships import membership_join, read_mark, room_join
 from chat.services.messages import (
     Post,
     PostResult,
@@ -21,7 +22,7 @@ from chat.services.messages import (
     messages_post_many,
 )
 from chat.services.reactions import TooManyReactions, reaction_add, reaction_remove
-from chat.services.rooms import NameTaken, guest_claim, room_get_or_create
+from chat.services.rooms import NameTaken, guest_claim
 
 __all__ = [
     "Forbidden",
@@ -36,6 +37,7 @@ __all__ = [
     "RoomNotFound",
     "TooManyReactions",
     "guest_claim",
+    "membership_join",
     "message_delete",
     "message_edit",
     "message_post",
@@ -43,5 +45,6 @@ __all__ = [
     "messages_post_many",
     "reaction_add",
     "reaction_remove",
-    "room_get_or_create",
+    "read_mark",
+    "room_join",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from chat import protocol
+from chat.access import moderates
 from chat.models import Message, Reaction, RoomEvent, User
 from chat.selectors import message_state, messages_with_state
 from chat.services.log import (
@@ -61,12 +62,13 @@ def message_edit(
 
 def message_delete(*, room_id: int, deleter: User, message_seq: int) -> protocol.WireMessage:
     """Make the message a tombstone: its text and reactions go, its place stays. Its sender
-    and staff may. Raises NotFound or Forbidden; returns the tombstone."""
+    may, and the room's owners and moderators, and staff. Raises NotFound or Forbidden;
+    returns the tombstone."""
 
     def write() -> protocol.WireMessage:
         message = message_to_change(room_id, message_seq)
-        if message.sender_id != deleter.pk and not deleter.is_staff:
-            raise Forbidden("Only its sender can delete a message.")
+        if message.sender_id != deleter.pk and not moderates(deleter, room_id):
+            raise Forbidden("Only its sender or the room's moderators can delete a message.")
         if not message.deleted:
             seq = take_number(room_id)
             message.text, message.deleted_at, message.version = "", timezone.now(), seq

@@ -1,4 +1,4 @@
-"""People and rooms: guests claiming a name, rooms made on demand."""
+"""Guests claiming a name."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db import IntegrityError, transaction
 
-from chat.models import Room, User, name_key
+from chat.models import User, name_key
 
 
 class NameTaken(Exception):
@@ -43,16 +43,3 @@ def guest_claim(*, name: str, current_user: AbstractBaseUser | AnonymousUser) ->
     except IntegrityError:
         raise NameTaken(name) from None
     return guest
-
-
-def room_get_or_create(*, name: str) -> Room:
-    """The room called `name`, found case-insensitively, made if it does not exist."""
-    key = name_key(name)
-    room = Room.objects.filter(key=key).first()
-    if room is not None:
-        return room
-    try:
-        with transaction.atomic():
-            return Room.objects.create(name=name)
-    except IntegrityError:  # someone made it a moment ago
-        return Room.objects.get(key=key)

@@ -16,10 +16,10 @@ class Command(BaseCommand):
     def handle(self, *args, room: str, count: int, sender: str, **options):
         if count < 1:
             raise CommandError("count must be at least 1")
-        target = services.room_get_or_create(name=room)
         user = User.objects.filter(username=name_key(sender)).first()
         if user is None:
             user = services.guest_claim(name=sender, current_user=AnonymousUser())
+        target = services.room_join(name=room, person=user)
         chunk = 10_000
         for start in range(0, count, chunk):
             texts = [f"Message {n + 1} of {count}" for n in range(start, min(count, start + chunk))]

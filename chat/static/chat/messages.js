@@ -7,7 +7,7 @@ const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute:
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
 
 export class MessageStore {
-  /** @param {{me: {id: number, staff: boolean}, renderReactions: Function, renderActions: Function}} options */
+  /** @param {{me: {id: number, moderates: boolean}, renderReactions: Function, renderActions: Function}} options */
   constructor(options) {
     Object.assign(this, options);
     this.states = new Map(); // seq -> message state
@@ -172,7 +172,7 @@ export class MessageStore {
     if (!message.deleted) {
       const reactions = this.renderReactions(message);
       if (reactions) parts.push(reactions);
-      parts.push(this.renderActions(message, { mine, canDelete: mine || this.me.staff }));
+      parts.push(this.renderActions(message, { mine, canDelete: mine || this.me.moderates }));
     }
     item.replaceChildren(...parts);
     this.afterFill?.(item);

@@ -1,11 +1,12 @@
 // The room page: keeps the reader's place, loads older history, runs the composer (send,
 // reply, edit), the actions on a message, and shows the messages still on their way. The
 // connection and the outbox live in socket.js, the message node in messages.js, and
-// events.js applies each room event.
+// events.js applies each room event; reading.js keeps what the person has read.
 import { ephemeraApplier, eventApplier } from "./events.js";
 import { MessageStore } from "./messages.js";
 import { PresenceButton } from "./presence.js";
 import { ReactionPicker, reactionsRow } from "./reactions.js";
+import { ReadTracker } from "./reading.js";
 import { Outbox, RoomConnection, browserStorage } from "./socket.js";
 import { TypingLine, TypingNotifier } from "./typing.js";
 
@@ -39,6 +40,7 @@ const HIGHLIGHT_MS = 2500;
 const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric", year: "numeric" });
 
 let firstSeq = config.firstSeq;
+let reader = null; // what the person has read here (reading.js), once the first page is on
 let hasOlder = config.hasOlder;
 let loadingOlder = false;
 let unseen = 0;
@@ -111,6 +113,7 @@ function regroup() {
     item.classList.toggle("msg--continued", continued);
     previous = item;
   }
+  reader?.keepDividerPlaced();
 }
 
 // ---- scrolling -------------------------------------------------------------------------
@@ -578,8 +581,12 @@ const applyEvents = eventApplier({
   created: (message) => {
     typingLine.stopped(message.sender.id);
     appendLive([message]);
+    reader.arrived(message);
   },
-  changed: (message) => store.update(message),
+  changed: (message) => {
+    store.update(message);
+    if (message.deleted) reader.deleted(message.seq);
+  },
   reaction: (event) => store.react(event),
 });
 
@@ -635,6 +642,7 @@ const connection = new RoomConnection({
   },
   onState(state, detail) {
     showConnectionState(state, detail);
+    if (state === "online") reader.reportAgain();
     renderOutbox(); // "Sending…" or "Waiting for the connection…"
   },
 });
@@ -644,9 +652,21 @@ window.addEventListener("storage", (event) => {
 });
 
 for (const message of config.messages) log.append(store.build(message));
+reader = new ReadTracker({
+  log,
+  scroller,
+  lastReadSeq: config.lastReadSeq,
+  myId: config.me.id,
+  title: document.title,
+  send: (frame) => connection.sendEphemeral(frame),
+});
 regroup();
 keepATabStop();
-scrollToBottom();
+// Back where the person left off: at the "New" divider, if anything is new, else the end.
+const leftOff = reader.markWhereLeftOff();
+regroup();
+if (leftOff) leftOff.scrollIntoView({ block: "start" });
+else scrollToBottom();
 field.value = storage?.getItem(draftKey) || "";
 fitField();
 renderOutbox();

@@ -15,6 +15,7 @@ const CLOSE_RESTART = 1012; // the server is restarting: go to another worker at
 const CLOSE_TOO_MANY = 4429; // too many new sockets from this address: wait as told
 const CLOSE_FATAL = {
   4401: "Your session has ended. Join again from the front page.",
+  4403: "You are not a member of this room.",
   4404: "This room no longer exists.",
 };
 // Errors after which the server wants the message again under the same id: nothing was

@@ -1,0 +1,69 @@
+"""A person's rooms and what is new in them.
+
+Unread is what others posted after the person's `last_read_seq` and is still there:
+exact under deletion, blind to edits and reactions (they are not messages). A count stops
+at UNREAD_CAP ("99+" on the page), so its cost is one short range of the `(room, seq)`
+index however long the person has been away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import F, QuerySet
+
+from chat.models import Membership, Message, Room
+
+UNREAD_CAP = 100
+MY_ROOMS_MAX = 200
+
+
+def unread_messages(*, room_id: int, person_id: int, after_seq: int) -> QuerySet[Message]:
+    """Messages by others after `after_seq` in the room, not deleted; at most UNREAD_CAP."""
+    return (
+        Message.objects.filter(room_id=room_id, seq__gt=after_seq, deleted_at__isnull=True)
+        .exclude(sender_id=person_id)
+        .order_by("seq")[:UNREAD_CAP]
+    )
+
+
+def unread_count(*, room_id: int, person_id: int, after_seq: int) -> int:
+    return unread_messages(room_id=room_id, person_id=person_id, after_seq=after_seq).count()
+
+
+@dataclass(frozen=True, slots=True)
+class MyRoom:
+    room: Room
+    role: str
+    last_read_seq: int
+    unread: int
+
+    @property
+    def unread_label(self) -> str:
+        return "99+" if self.unread >= UNREAD_CAP else str(self.unread)
+
+
+def rooms_of(*, person_id: int, limit: int = MY_ROOMS_MAX) -> list[MyRoom]:
+    """The person's rooms, the most recently active first, each with its unread count."""
+    memberships = (
+        Membership.objects.filter(person_id=person_id)
+        .select_related("room")
+        .order_by(F("room__last_message_at").desc(nulls_last=True), "-room__created_at")[:limit]
+    )
+    return [
+        MyRoom(
+            room=membership.room,
+            role=membership.role,
+            last_read_seq=membership.last_read_seq,
+            unread=(
+                0
+                if membership.last_read_seq >= membership.room.last_seq
+                else unread_count(
+                    room_id=membership.room_id,
+                    person_id=person_id,
+                    after_seq=membership.last_read_seq,
+                )
+            ),
+        )
+        for membership in memberships
+    ]

@@ -1,0 +1,59 @@
+"""Memberships: joining a room (its maker owns it), and how far a person has read."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.db.models import PositiveBigIntegerField, Subquery, Value
+from django.db.models.functions import Least
+
+from chat.models import Membership, Room, User, name_key
+
+
+def room_join(*, name: str, person: User) -> Room:
+    """The public room called `name` (found case-insensitively), with the person a member;
+    made if it does not exist, and then theirs."""
+    key = name_key(name)
+    room = Room.objects.filter(key=key).first()
+    created = False
+    if room is None:
+        try:
+            with transaction.atomic():
+                room = Room.objects.create(name=name)
+                created = True
+        except IntegrityError:  # someone made it a moment ago
+            room = Room.objects.get(key=key)
+    membership_join(room=room, person=person, role=Membership.OWNER if created else None)
+    return room
+
+
+def membership_join(*, room: Room, person: User, role: str | None = None) -> Membership:
+    """The person's membership of the room, made if they were not in it yet (a member,
+    unless `role` says otherwise). Joining starts with everything already there read."""
+    membership = Membership.objects.filter(room=room, person=person).first()
+    if membership is not None:
+        return membership
+    try:
+        with transaction.atomic():
+            return Membership.objects.create(
+                room=room,
+                person=person,
+                role=role or Membership.MEMBER,
+                last_read_seq=room.last_seq,
+            )
+    except IntegrityError:  # the same person's other tab, a moment ago
+        return Membership.objects.get(room=room, person=person)
+
+
+def read_mark(*, person: User, room_id: int, seq: int) -> int | None:
+    """The person has seen the room up to `seq`: their read position moves there (never
+    back, never past the room's last number). Returns the position now, or None when they
+    are not a member."""
+    room_last_seq = Subquery(Room.objects.filter(pk=room_id).values("last_seq")[:1])
+    Membership.objects.filter(room_id=room_id, person=person, last_read_seq__lt=seq).update(
+        last_read_seq=Least(Value(seq, output_field=PositiveBigIntegerField()), room_last_seq)
+    )
+    return (
+        Membership.objects.filter(room_id=room_id, person=person)
+        .values_list("last_read_seq", flat=True)
+        .first()
+    )
