@@ -84,13 +84,17 @@ def _unchunk(payload: bytes) -> bytes:
         position = line_end + 2 + size + 2
 
 
-async def join(host: str, port: int, *, name: str, room: str) -> tuple[str, int]:
-    """Join `room` as `name` through the front page, as a browser does.
+async def join(
+    host: str, port: int, *, name: str, room: str, session: str | None = None
+) -> tuple[str, int]:
+    """Join `room` as `name` through the front page, as a browser does (with `session`, as
+    the browser that holds that session cookie).
 
     Returns the session cookie and the room id (from the redirect to /r/<id>/).
     """
     origin = f"http://{host}:{port}"
-    front = await request(host, port, "GET", "/")
+    cookies = f"sessionid={session}; " if session else ""
+    front = await request(host, port, "GET", "/", headers={"Cookie": cookies} if cookies else None)
     csrf_cookie = front.cookies().get("csrftoken")
     token = CSRF_INPUT.search(front.body)
     if front.status != 200 or csrf_cookie is None or token is None:
@@ -102,14 +106,14 @@ async def join(host: str, port: int, *, name: str, room: str) -> tuple[str, int]
         "POST",
         "/",
         headers={
-            "Cookie": f"csrftoken={csrf_cookie}",
+            "Cookie": f"{cookies}csrftoken={csrf_cookie}",
             "Origin": origin,
             "Referer": f"{origin}/",
             "Content-Type": "application/x-www-form-urlencoded",
         },
         body=form.encode(),
     )
-    session = posted.cookies().get("sessionid")
+    session = posted.cookies().get("sessionid") or session
     room_match = ROOM_LOCATION.search(posted.header("location") or "")
     if posted.status != 302 or session is None or room_match is None:
         raise JoinFailed(f"POST / as {name!r} gave {posted.status}: {posted.body[:300]!r}")

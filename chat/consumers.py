@@ -56,6 +56,7 @@ _is_member = database_sync_to_async(selectors.is_member)
 _catch_up = database_sync_to_async(selectors.catch_up)
 _room_last_seq = database_sync_to_async(selectors.room_last_seq)
 _read_mark = database_sync_to_async(services.read_mark)
+_room_ids_of = database_sync_to_async(selectors.room_ids_of)
 
 
 _room_lookups: dict[int, asyncio.Task] = {}
@@ -204,7 +205,11 @@ class ChatConsumer(LeanConsumer):
             accepted=False,
         )
         # Join before accepting: nothing committed after the client's sync can be missed.
-        await runtime.current().hub.join(room_id, self.socket)
+        hub = runtime.current().hub
+        await hub.join(room_id, self.socket)
+        # The person's other rooms' activity, for the page's room list (which it reads
+        # afresh once the socket is open).
+        hub.watch(self.socket, await _room_ids_of(person_id=user.pk))
         self.room_id = room_id
         await self.accept()
         self.socket.accepted()

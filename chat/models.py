@@ -47,7 +47,7 @@ class User(AbstractUser):
         super().save(*args, **kwargs)
 
 
-PRIVATE_KEY_PREFIX = "\x00private:"
+PRIVATE_KEY_PREFIX = "\x01private:"  # no name holds a control character
 
 
 def new_epoch() -> str:

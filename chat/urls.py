@@ -6,6 +6,7 @@ app_name = "chat"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("rooms/mine", views.my_rooms, name="my_rooms"),
     path("r/<int:room_id>/", views.room, name="room"),
     path("r/<int:room_id>/messages", views.room_messages, name="room_messages"),
 ]

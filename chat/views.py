@@ -120,6 +120,8 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
         "hasOlder": page.has_more,
         "messages": msgspec.to_builtins(page.messages),
         "socketPath": f"/ws/rooms/{room.pk}/",
+        "rooms": msgspec.to_builtins(selectors.room_summaries(person_id=user.pk)),
+        "roomsUrl": reverse("chat:my_rooms"),
         "historyUrl": reverse("chat:room_messages", args=[room.pk]),
         "maxChars": settings.CHAT_MESSAGE_MAX_CHARS,
     }
@@ -149,6 +151,15 @@ def room_messages(request: HttpRequest, room_id: int) -> HttpResponse:
         )
     page = selectors.messages_before(room_id=room.pk, before_seq=before)
     return HttpResponse(protocol.encode_json(page), content_type="application/json")
+
+
+@require_GET
+def my_rooms(request: HttpRequest) -> HttpResponse:
+    """The person's rooms with what is unread in each, as JSON (protocol.RoomsNow)."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "not_authenticated"}, status=403)
+    rooms = protocol.RoomsNow(rooms=selectors.room_summaries(person_id=request.user.pk))
+    return HttpResponse(protocol.encode_json(rooms), content_type="application/json")
 
 
 HEALTH_TIMEOUT_SECONDS = 2.0

@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 CHAT = Path(__file__).resolve().parent.parent / "chat"
 
 
@@ -37,13 +39,14 @@ def test_only_the_realtime_layer_imports_the_channel_layer():
     assert reaching and all(name.startswith("realtime/") for name in reaching), reaching
 
 
-def test_only_services_announce_changes_to_a_room():
+@pytest.mark.parametrize("call", ["announce", "notify_person"])
+def test_only_services_announce_changes_to_a_room_or_hint_them_to_a_person(call):
     announcing = [
         name
         for name, tree in modules()
         for node in ast.walk(tree)
         if isinstance(node, ast.Attribute)
-        and node.attr == "announce"
+        and node.attr == call
         and isinstance(node.value, ast.Name)
         and node.value.id == "realtime"
     ]

@@ -156,7 +156,7 @@ def test_the_unread_count_reads_one_short_range_of_the_room_and_seq_index(lobby,
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_read_frame_moves_the_persons_position_and_is_not_answered(socket_for):
+async def test_a_read_frame_moves_the_persons_position_and_every_tab_hears_of_it(socket_for):
     @database_sync_to_async
     def setup():
         ana_, bo_ = (
@@ -177,13 +177,20 @@ async def test_a_read_frame_moves_the_persons_position_and_is_not_answered(socke
     socket = await socket_for(room, bo_)
     assert (await socket.connect())[0]
     await socket.send_json_to({"type": "read", "seq": 2})
-    assert await socket.receive_nothing(timeout=0.3)
+    assert await socket.receive_json_from(timeout=3) == {
+        "type": "read.now",
+        "room_id": room.pk,
+        "last_read_seq": 2,
+        "unread": 1,
+    }
     assert await position(room, bo_) == 2
     await socket.send_json_to({"type": "read", "seq": -1})
     assert (await socket.receive_json_from(timeout=3))["code"] == "invalid_field"
-    # A flood is mostly dropped, never answered, and the position still only moves forward.
+    # A flood is mostly dropped, and the position still only moves forward; what does not
+    # move it is not told.
     for seq in range(3, 0, -1):
         await socket.send_json_to({"type": "read", "seq": seq})
+    assert (await socket.receive_json_from(timeout=3))["last_read_seq"] == 3
     await socket.send_json_to({"type": "ping"})
     assert (await socket.receive_json_from(timeout=3))["type"] == "pong"
     assert await position(room, bo_) == 3

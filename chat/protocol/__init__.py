@@ -41,7 +41,14 @@ from chat.protocol.messages import (
     WireMessage,
 )
 from chat.protocol.reactions import AddReaction, ReactionChanged, RemoveReaction
-from chat.protocol.reading import Read
+from chat.protocol.reading import (
+    Read,
+    ReadNow,
+    RoomActivity,
+    RoomJoined,
+    RoomsNow,
+    RoomSummary,
+)
 from chat.protocol.sync import Ping, Pong, Reset, Sync, SyncResult
 
 __all__ = [
@@ -69,10 +76,15 @@ __all__ = [
     "ReactionChanged",
     "ReactionState",
     "Read",
+    "ReadNow",
     "RemoveReaction",
     "ReplyPreview",
     "Reset",
+    "RoomActivity",
     "RoomEventFrame",
+    "RoomJoined",
+    "RoomSummary",
+    "RoomsNow",
     "SendMessage",
     "Sender",
     "Seq",

@@ -1,14 +1,63 @@
-"""Reading: how far a person has seen a room, which moves their unread count."""
+"""Your rooms and what is new in them: the read position, and the per-person hints that
+keep a page's room list true (each says the whole truth of what it is about, so a lost
+or repeated one does no lasting harm; a page reads its rooms afresh on reconnecting)."""
 
 from __future__ import annotations
 
+import msgspec
+
 from chat.protocol.base import Frame, Seq
 
-__all__ = ["Read"]
+__all__ = ["Read", "ReadNow", "RoomActivity", "RoomJoined", "RoomSummary", "RoomsNow"]
 
 
 class Read(Frame, tag="read"):
     """The person has seen the room up to `seq` in a focused tab. Their read position only
-    moves forward; a number past the room's last one counts as its last. Unanswered."""
+    moves forward; a number past the room's last one counts as its last. When it moves,
+    every socket of the person gets `read.now`."""
 
     seq: Seq
+
+
+class RoomSummary(msgspec.Struct):
+    """One of the person's rooms, for their room list. `unread` stops at 100 ("99+")."""
+
+    id: int
+    name: str
+    private: bool
+    role: str
+    last_seq: int
+    last_read_seq: int
+    unread: int
+    active_at: str | None = None  # the last message's time, ISO 8601
+
+
+class RoomsNow(msgspec.Struct):
+    """The person's rooms, the most recently active first (GET /rooms/mine)."""
+
+    rooms: list[RoomSummary]
+
+
+class ReadNow(Frame, tag="read.now"):
+    """The person's read position in a room moved (in this tab or another): what is
+    unread there now. To every socket of theirs."""
+
+    room_id: int
+    last_read_seq: int
+    unread: int
+
+
+class RoomJoined(Frame, tag="room.joined"):
+    """The person is in a new room (joined it in another tab, say): their sockets follow
+    its activity from now on."""
+
+    room: RoomSummary
+
+
+class RoomActivity(Frame, tag="room.activity"):
+    """An event of another of the person's rooms, exactly as that room's sockets get it
+    (for counting what is new there). The hub makes it by joining strings, once per event
+    for every socket that follows the room."""
+
+    room_id: int
+    event: msgspec.Raw

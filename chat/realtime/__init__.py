@@ -19,8 +19,9 @@ A subscription lost with Redis is retried, and the room's events stored meanwhil
 read from the database when it is back; this process's own sockets never stop.
 
 Modules: `sockets` (a client's outgoing side), `order` (a room's pure reorder buffer),
-`hub` (rooms, subscriptions, gap filling, typing and who is here), `presence` (who is
-here, shared through Redis), `envelope` (what travels through the layer), `context`.
+`hub` (rooms, subscriptions, gap filling, typing and who is here, the activity of a
+person's other rooms), `presence` (who is here, shared through Redis), `people` (the
+per-person stream of hints), `envelope` (what travels through the layer), `context`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from channels_redis.core import RedisChannelLayer
 from chat.realtime import envelope
 from chat.realtime.context import fresh_context
 from chat.realtime.hub import RoomHub, room_group
+from chat.realtime.people import person_group
 from chat.realtime.sockets import CLOSE_TRY_AGAIN, LocalSocket, step_eagerly
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "announce",
     "fresh_context",
     "layer_answers",
+    "notify_person",
     "room_group",
     "serving",
     "step_eagerly",
@@ -89,3 +92,17 @@ def announce(room_id: int, first_seq: int, frames: list[str], *, repeat: bool = 
         # for other processes.
         event = envelope.RoomFrames(first_seq, frames, committed_at, repeat)
         async_to_sync(get_channel_layer().group_send)(room_group(room_id), event.message())
+
+
+def notify_person(person_id: int, frame: str, *, watch: int | None = None) -> None:
+    """Send an encoded hint to every socket of one person, in every process (with `watch`,
+    those sockets start following that room's activity). Should only be called from
+    services, on commit; it does not wait for the delivery, and a hint may be lost."""
+    current = serving
+    if current is not None and current.loop.is_running() and not current.loop.is_closed():
+        current.loop.call_soon_threadsafe(
+            current.notify_person, person_id, frame, watch, context=fresh_context()
+        )
+    else:
+        hint = envelope.PersonHint(frame, origin="", watch=watch)
+        async_to_sync(get_channel_layer().group_send)(person_group(person_id), hint.message())

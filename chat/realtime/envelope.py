@@ -6,6 +6,7 @@ import msgspec
 
 ROOM_FRAMES = "room.frames"
 ROOM_EPHEMERA = "room.ephemera"
+PERSON_HINT = "person.hint"
 
 
 class RoomFrames(msgspec.Struct):
@@ -33,9 +34,23 @@ class RoomEphemera(msgspec.Struct):
         return {"type": ROOM_EPHEMERA, **msgspec.structs.asdict(self)}
 
 
-def read(message: dict) -> RoomFrames | RoomEphemera:
+class PersonHint(msgspec.Struct):
+    """A frame for every socket of one person; with `watch`, those sockets start receiving
+    that room's activity (the person joined it)."""
+
+    frame: str
+    origin: str
+    watch: int | None = None
+
+    def message(self) -> dict:
+        return {"type": PERSON_HINT, **msgspec.structs.asdict(self)}
+
+
+def read(message: dict) -> RoomFrames | RoomEphemera | PersonHint:
     """A layer message as its struct; what does not fit raises msgspec.ValidationError."""
     fields = {key: value for key, value in message.items() if key != "type"}
     if message.get("type") == ROOM_EPHEMERA:
         return msgspec.convert(fields, RoomEphemera)
+    if message.get("type") == PERSON_HINT:
+        return msgspec.convert(fields, PersonHint)
     return msgspec.convert(fields, RoomFrames)

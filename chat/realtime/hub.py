@@ -18,6 +18,7 @@ from chat import metrics, protocol, selectors
 from chat.realtime import envelope
 from chat.realtime.context import fresh_context
 from chat.realtime.order import RoomOrder
+from chat.realtime.people import PersonStreams
 from chat.realtime.presence import PRESENCE_RENEW_SECONDS, SharedPresence, people_once
 from chat.realtime.sockets import CLOSE_TRY_AGAIN, LocalSocket, Person
 
@@ -55,6 +56,12 @@ def room_group(room_id: int) -> str:
     return f"room.{room_id}"
 
 
+def room_activity(room_id: int, frame: str) -> str:
+    """A room event as the person's other rooms' sockets get it (protocol.RoomActivity),
+    made by joining strings: the event's frame is encoded once, for all of them."""
+    return f'{{"type":"room.activity","room_id":{room_id},"event":{frame}}}'
+
+
 def gapless(events: list[tuple[int, str]], first_seq: int) -> bool:
     return bool(events) and all(seq == first_seq + n for n, (seq, _) in enumerate(events))
 
@@ -71,6 +78,12 @@ class RoomHub:
         # Marks this hub's own events, which it has delivered here already.
         self.origin = uuid.uuid4().hex
         self.rooms: dict[int, set[LocalSocket]] = {}
+        # Sockets in another room that show this one in their person's room list.
+        self.watchers: dict[int, set[LocalSocket]] = {}
+        self.people: dict[int, set[LocalSocket]] = {}  # person -> their sockets here
+        self._person_streams = PersonStreams(
+            self.layer, loop, self.origin, lambda pid, hint: self._receive_hint(pid, hint)
+        )
         self._subscriptions: dict[int, tuple[asyncio.Future, asyncio.Task]] = {}
         self._outbox: dict[int, list[Chunk]] = {}
         self._orders: dict[int, RoomOrder] = {}
@@ -103,18 +116,27 @@ class RoomHub:
         nothing committed after this can be missed."""
         newcomer = socket.person is not None and socket.person not in self._local_people(room_id)
         self.rooms.setdefault(room_id, set()).add(socket)
+        socket.room_id = room_id
         self._greet(room_id, socket)
         if newcomer:
             self._presence_changed(room_id)
-        if self.local_only:
-            return
+        if socket.person is not None:
+            self._join_person(socket.person[0], socket)
+        if not self.local_only:
+            await asyncio.shield(self._subscribed(room_id))
+
+    def _subscribed(self, room_id: int) -> asyncio.Future:
+        """The room's subscription (made if there is none): done once events flow here."""
         if room_id not in self._subscriptions:
             ready = self.loop.create_future()
             task = self.loop.create_task(self._subscribe(room_id, ready), context=fresh_context())
             self._subscriptions[room_id] = (ready, task)
-        await asyncio.shield(self._subscriptions[room_id][0])
+        return self._subscriptions[room_id][0]
 
     def leave(self, room_id: int, socket: LocalSocket) -> None:
+        self.unwatch(socket, set(socket.watching))
+        if socket.person is not None:
+            self._leave_person(socket.person[0], socket)
         sockets = self.rooms.get(room_id)
         if sockets is None:
             return
@@ -129,13 +151,68 @@ class RoomHub:
             timer = self._typing_timers.pop(room_id, None)
             if timer is not None:
                 timer.cancel()
-            self._orders.pop(room_id, None)
-            gap_timer = self._gap_timers.pop(room_id, None)
-            if gap_timer is not None:
-                gap_timer.cancel()
-            subscription = self._subscriptions.pop(room_id, None)
-            if subscription is not None:
-                subscription[1].cancel()
+            self._drop_if_unused(room_id)
+
+    def _drop_if_unused(self, room_id: int) -> None:
+        """Stop following a room nobody here is in or watches any more."""
+        if room_id in self.rooms or room_id in self.watchers:
+            return
+        self._orders.pop(room_id, None)
+        gap_timer = self._gap_timers.pop(room_id, None)
+        if gap_timer is not None:
+            gap_timer.cancel()
+        subscription = self._subscriptions.pop(room_id, None)
+        if subscription is not None:
+            subscription[1].cancel()
+
+    # ---- the person's other rooms, and their own stream --------------------------------
+
+    def watch(self, socket: LocalSocket, room_ids: set[int]) -> None:
+        """The socket gets these rooms' events as `room.activity` (for its room list). The
+        page reads its rooms afresh once the socket is open, so nothing before is missed."""
+        for room_id in room_ids - socket.watching - {socket.room_id}:
+            self.watchers.setdefault(room_id, set()).add(socket)
+            socket.watching.add(room_id)
+            if not self.local_only:
+                self._subscribed(room_id)
+
+    def unwatch(self, socket: LocalSocket, room_ids: set[int]) -> None:
+        for room_id in room_ids & socket.watching:
+            socket.watching.discard(room_id)
+            watchers = self.watchers.get(room_id)
+            if watchers is not None:
+                watchers.discard(socket)
+                if not watchers:
+                    del self.watchers[room_id]
+            self._drop_if_unused(room_id)
+
+    def _join_person(self, person_id: int, socket: LocalSocket) -> None:
+        self.people.setdefault(person_id, set()).add(socket)
+        if not self.local_only:
+            self._person_streams.subscribe(person_id)
+
+    def _leave_person(self, person_id: int, socket: LocalSocket) -> None:
+        sockets = self.people.get(person_id)
+        if sockets is None:
+            return
+        sockets.discard(socket)
+        if not sockets:
+            del self.people[person_id]
+            self._person_streams.unsubscribe(person_id)
+
+    def notify_person(self, person_id: int, frame: str, watch: int | None = None) -> None:
+        """A hint for every socket of the person, here and in other processes; with
+        `watch`, those sockets also start following that room's activity."""
+        hint = envelope.PersonHint(frame, self.origin, watch)
+        self._receive_hint(person_id, hint)
+        if not self.local_only:
+            self._person_streams.send(person_id, hint)
+
+    def _receive_hint(self, person_id: int, hint: envelope.PersonHint) -> None:
+        for socket in tuple(self.people.get(person_id, ())):
+            if hint.watch is not None:
+                self.watch(socket, {hint.watch})
+            socket.write(hint.frame)
 
     async def close(self) -> None:
         """Stop every room subscription and background task of this hub, and take this
@@ -149,6 +226,7 @@ class RoomHub:
                     asyncio.gather(*(self._presence.put(r, []) for r in self._presence.rooms())),
                     PRESENCE_LEAVE_SECONDS,
                 )
+        await self._person_streams.close()
         tasks = [task for _, task in self._subscriptions.values()]
         tasks += [
             t
@@ -232,7 +310,7 @@ class RoomHub:
         here briefly, and if the missing events do not follow, they are read from the
         database (once for this process, not once per socket).
         """
-        if room_id not in self.rooms:
+        if room_id not in self.rooms and room_id not in self.watchers:
             return
         order = self._orders.setdefault(room_id, RoomOrder())
         ready = order.offer(first_seq, frames, repeat)
@@ -311,7 +389,7 @@ class RoomHub:
                         continue
                     if isinstance(message, envelope.RoomEphemera):
                         self._receive_ephemera(room_id, message)
-                    else:
+                    elif isinstance(message, envelope.RoomFrames):
                         self._receive(
                             room_id,
                             message.first_seq,
@@ -519,14 +597,17 @@ class RoomHub:
             socket.write(text)
 
     def _deliver(self, room_id: int, frames: list[str]) -> None:
-        # A tuple: a write may close a socket, and its leaving changes the room's set.
+        # Tuples: a write may close a socket, and its leaving changes the room's sets.
         sockets = tuple(self.rooms.get(room_id, ()))
-        if not sockets:
-            return
+        watchers = tuple(self.watchers.get(room_id, ()))
         for text in frames:
             for socket in sockets:
                 socket.write(text)
-        metrics.deliveries.inc(len(frames) * len(sockets))
+            if watchers:
+                activity = room_activity(room_id, text)
+                for watcher in watchers:
+                    watcher.write(activity)
+        metrics.deliveries.inc(len(frames) * (len(sockets) + len(watchers)))
 
     def last_delivered(self, room_id: int) -> int | None:
         """The number of the room's last event handed to this process's sockets, if known."""

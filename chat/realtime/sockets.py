@@ -66,6 +66,8 @@ class LocalSocket:
         "connection_id",
         "max_backlog",
         "person",
+        "room_id",
+        "watching",
     )
 
     def __init__(
@@ -81,6 +83,8 @@ class LocalSocket:
         self.max_backlog = max_backlog
         self.connection_id = connection_id  # for logs: writes happen outside its task
         self.person = person  # whose socket it is, for who is here
+        self.room_id: int | None = None  # the room it is in, once the hub has it
+        self.watching: set[int] = set()  # the person's other rooms, whose activity it gets
         # None while the client keeps up. Until the handshake is accepted, frames wait here
         # (ASGI allows no frame before the accept).
         self._backlog: deque[str] | None = None if accepted else deque()

@@ -18,7 +18,16 @@ from chat.selectors.rooms import (
     room_position,
     rooms_recent,
 )
-from chat.selectors.unread import UNREAD_CAP, MyRoom, rooms_of, unread_count, unread_messages
+from chat.selectors.unread import (
+    UNREAD_CAP,
+    MyRoom,
+    room_ids_of,
+    room_summaries,
+    room_summary,
+    rooms_of,
+    unread_count,
+    unread_messages,
+)
 
 __all__ = [
     "MAX_ID",
@@ -34,8 +43,11 @@ __all__ = [
     "reply_preview",
     "room_events_after",
     "room_get",
+    "room_ids_of",
     "room_last_seq",
     "room_position",
+    "room_summaries",
+    "room_summary",
     "rooms_of",
     "rooms_recent",
     "unread_count",

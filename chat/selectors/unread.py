@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.db.models import F, QuerySet
 
+from chat import protocol
 from chat.models import Membership, Message, Room
 
 UNREAD_CAP = 100
@@ -43,6 +44,55 @@ class MyRoom:
         return "99+" if self.unread >= UNREAD_CAP else str(self.unread)
 
 
+def room_ids_of(*, person_id: int, limit: int = MY_ROOMS_MAX) -> set[int]:
+    """The person's rooms (the most recently active ones, if they are in very many)."""
+    memberships = Membership.objects.filter(person_id=person_id).order_by(
+        F("room__last_message_at").desc(nulls_last=True)
+    )
+    return set(memberships.values_list("room_id", flat=True)[:limit])
+
+
+def summary(mine: MyRoom) -> protocol.RoomSummary:
+    room = mine.room
+    return protocol.RoomSummary(
+        id=room.pk,
+        name=room.name,
+        private=room.private,
+        role=mine.role,
+        last_seq=room.last_seq,
+        last_read_seq=mine.last_read_seq,
+        unread=mine.unread,
+        active_at=room.last_message_at.isoformat() if room.last_message_at else None,
+    )
+
+
+def room_summaries(*, person_id: int) -> list[protocol.RoomSummary]:
+    return [summary(mine) for mine in rooms_of(person_id=person_id)]
+
+
+def room_summary(*, person_id: int, room_id: int) -> protocol.RoomSummary | None:
+    membership = (
+        Membership.objects.filter(person_id=person_id, room_id=room_id)
+        .select_related("room")
+        .first()
+    )
+    return None if membership is None else summary(_mine(membership, person_id))
+
+
+def _mine(membership: Membership, person_id: int) -> MyRoom:
+    unread = 0
+    if membership.last_read_seq < membership.room.last_seq:
+        unread = unread_count(
+            room_id=membership.room_id, person_id=person_id, after_seq=membership.last_read_seq
+        )
+    return MyRoom(
+        room=membership.room,
+        role=membership.role,
+        last_read_seq=membership.last_read_seq,
+        unread=unread,
+    )
+
+
 def rooms_of(*, person_id: int, limit: int = MY_ROOMS_MAX) -> list[MyRoom]:
     """The person's rooms, the most recently active first, each with its unread count."""
     memberships = (
@@ -50,20 +100,4 @@ def rooms_of(*, person_id: int, limit: int = MY_ROOMS_MAX) -> list[MyRoom]:
         .select_related("room")
         .order_by(F("room__last_message_at").desc(nulls_last=True), "-room__created_at")[:limit]
     )
-    return [
-        MyRoom(
-            room=membership.room,
-            role=membership.role,
-            last_read_seq=membership.last_read_seq,
-            unread=(
-                0
-                if membership.last_read_seq >= membership.room.last_seq
-                else unread_count(
-                    room_id=membership.room_id,
-                    person_id=person_id,
-                    after_seq=membership.last_read_seq,
-                )
-            ),
-        )
-        for membership in memberships
-    ]
+    return [_mine(membership, person_id) for membership in memberships]

@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import PositiveBigIntegerField, Subquery, Value
 from django.db.models.functions import Least
 
+from chat import protocol, realtime, selectors
 from chat.models import Membership, Room, User, name_key
 
 
@@ -34,7 +35,7 @@ def membership_join(*, room: Room, person: User, role: str | None = None) -> Mem
         return membership
     try:
         with transaction.atomic():
-            return Membership.objects.create(
+            membership = Membership.objects.create(
                 room=room,
                 person=person,
                 role=role or Membership.MEMBER,
@@ -42,6 +43,12 @@ def membership_join(*, room: Room, person: User, role: str | None = None) -> Mem
             )
     except IntegrityError:  # the same person's other tab, a moment ago
         return Membership.objects.get(room=room, person=person)
+    joined = selectors.room_summary(person_id=person.pk, room_id=room.pk)
+    if joined is not None:
+        # The person's open tabs list the room, and follow it, from now on.
+        frame = protocol.encode(protocol.RoomJoined(room=joined))
+        transaction.on_commit(lambda: realtime.notify_person(person.pk, frame, watch=room.pk))
+    return membership
 
 
 def read_mark(*, person: User, room_id: int, seq: int) -> int | None:
@@ -49,11 +56,16 @@ def read_mark(*, person: User, room_id: int, seq: int) -> int | None:
     back, never past the room's last number). Returns the position now, or None when they
     are not a member."""
     room_last_seq = Subquery(Room.objects.filter(pk=room_id).values("last_seq")[:1])
-    Membership.objects.filter(room_id=room_id, person=person, last_read_seq__lt=seq).update(
+    moved = Membership.objects.filter(room_id=room_id, person=person, last_read_seq__lt=seq).update(
         last_read_seq=Least(Value(seq, output_field=PositiveBigIntegerField()), room_last_seq)
     )
-    return (
-        Membership.objects.filter(room_id=room_id, person=person)
-        .values_list("last_read_seq", flat=True)
-        .first()
-    )
+    now = selectors.room_summary(person_id=person.pk, room_id=room_id)
+    if now is None:
+        return None
+    if moved:
+        # Every tab and device of theirs shows the room's count as it is now.
+        frame = protocol.encode(
+            protocol.ReadNow(room_id=room_id, last_read_seq=now.last_read_seq, unread=now.unread)
+        )
+        transaction.on_commit(lambda: realtime.notify_person(person.pk, frame))
+    return now.last_read_seq

@@ -103,3 +103,57 @@ def _wait_until(condition, page: Page, timeout_ms: int = 10_000) -> None:
         assert waited < timeout_ms, "timed out"
         page.wait_for_timeout(50)  # lets Playwright deliver the socket's events
         waited += 50
+
+
+def room_list(page: Page):
+    return page.get_by_role("navigation", name="Your rooms")
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_room_list_counts_other_rooms_live_and_a_read_in_another_tab_clears_it(
+    new_person, unique, axe, device: str, scheme: str, screenshots_dir
+):
+    from tests.e2e.test_pages_are_safe_and_accessible import (
+        DESKTOP,
+        PHONE,
+        serious_violations,
+    )
+
+    options = {**(DESKTOP if device == "desktop" else PHONE), "color_scheme": scheme}
+    busy, quiet = unique(f"Busy {device} {scheme}"), unique(f"Quiet {device} {scheme}")
+    ana = join(new_person(**options), unique("Ana"), busy)
+    bo_context = new_person(**options)
+    bo_name = unique("Bo")
+    join(bo_context, bo_name, busy).close()
+    bo = join(bo_context, bo_name, quiet)
+    title = bo.title()
+    for text in ("first news", "second news"):
+        send(ana, text)
+
+    if device == "phone":
+        expect(room_list(bo)).to_be_hidden()
+        toggle = bo.locator("#rooms-toggle")
+        expect(toggle).to_have_accessible_name("Rooms, 2 unread")
+        bo.screenshot(path=screenshots_dir / f"room-list-closed-{device}-{scheme}.png")
+        toggle.click()
+    busy_entry = room_list(bo).get_by_role("link", name=busy)
+    expect(busy_entry.locator(".badge")).to_have_text("2")
+    expect(room_list(bo).get_by_role("link", name=quiet)).to_have_attribute("aria-current", "page")
+    expect(bo).to_have_title(f"(2) {title}")
+    assert serious_violations(axe, bo) == []
+    bo.screenshot(path=screenshots_dir / f"room-list-{device}-{scheme}.png")
+    if device == "phone":
+        room_list(bo).get_by_role("button", name="Close").click()
+        expect(room_list(bo)).to_be_hidden()
+        expect(toggle).to_be_focused()
+
+    busy_url = ana.url  # the same person, reading the busy room in another tab
+    other_tab = bo_context.new_page()
+    other_tab.goto(busy_url)
+    wait_for_texts(other_tab, ["first news", "second news"])
+    expect(bo).to_have_title(title)
+    if device == "phone":
+        expect(toggle).to_have_accessible_name("Rooms")
+        toggle.click()
+    expect(busy_entry.locator(".badge")).to_have_count(0)

@@ -10,7 +10,8 @@ const REPORT_AFTER_MS = 800;
 export class ReadTracker {
   /**
    * @param {{log: HTMLElement, scroller: HTMLElement, lastReadSeq: number, myId: number,
-   *          title: string, send: (frame: object) => boolean}} options
+   *          title: string, send: (frame: object) => boolean,
+   *          elsewhere: () => number}} options   elsewhere: unread in the person's other rooms
    */
   constructor(options) {
     Object.assign(this, options);
@@ -160,8 +161,18 @@ export class ReadTracker {
     return this.readSeq > this.reported;
   }
 
+  /** Another tab or device read this room further. */
+  readElsewhere(seq) {
+    if (seq <= this.readSeq) return;
+    this.readSeq = seq;
+    this.reported = Math.max(this.reported, seq);
+    for (const unreadSeq of this.unread) if (unreadSeq <= seq) this.unread.delete(unreadSeq);
+    this.showTitle();
+  }
+
+  /** The title counts everything new to the person: here, and in their other rooms. */
   showTitle() {
-    const count = this.unread.size;
+    const count = this.unread.size + this.elsewhere();
     document.title = count ? `(${count > 99 ? "99+" : count}) ${this.title}` : this.title;
   }
 }

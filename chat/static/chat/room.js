@@ -7,6 +7,7 @@ import { MessageStore } from "./messages.js";
 import { PresenceButton } from "./presence.js";
 import { ReactionPicker, reactionsRow } from "./reactions.js";
 import { ReadTracker } from "./reading.js";
+import { RoomList } from "./rooms.js";
 import { Outbox, RoomConnection, browserStorage } from "./socket.js";
 import { TypingLine, TypingNotifier } from "./typing.js";
 
@@ -632,6 +633,10 @@ const connection = new RoomConnection({
   onEvents: applyEvents,
   onMessageState: (message) => store.update(message),
   onReset: reloadLatest,
+  onHint(frame) {
+    if (frame.type === "read.now" && frame.room_id === config.room.id) reader.readElsewhere(frame.last_read_seq);
+    roomList.hint(frame);
+  },
   onEphemera: ephemeraApplier({
     typing: (people) => typingLine.show(people),
     presence: (people) => presence.show(people),
@@ -642,7 +647,10 @@ const connection = new RoomConnection({
   },
   onState(state, detail) {
     showConnectionState(state, detail);
-    if (state === "online") reader.reportAgain();
+    if (state === "online") {
+      reader.reportAgain();
+      roomList.refresh(); // hints may have been missed while away
+    }
     renderOutbox(); // "Sending…" or "Waiting for the connection…"
   },
 });
@@ -652,6 +660,40 @@ window.addEventListener("storage", (event) => {
 });
 
 for (const message of config.messages) log.append(store.build(message));
+const roomsNav = document.getElementById("room-list");
+const roomsToggle = document.getElementById("rooms-toggle");
+const roomsToggleBadge = document.getElementById("rooms-toggle-badge");
+const roomList = new RoomList({
+  list: document.getElementById("room-list-items"),
+  rooms: config.rooms,
+  currentId: config.room.id,
+  myId: config.me.id,
+  url: config.roomsUrl,
+  changed() {
+    reader?.showTitle();
+    // On a phone the list hides behind a button, which counts what is new elsewhere.
+    const total = this.total(); // `this`: the list (called as its own method)
+    roomsToggleBadge.hidden = total === 0;
+    roomsToggleBadge.textContent = total > 99 ? "99+" : String(total);
+    roomsToggle.setAttribute("aria-label", total ? `Rooms, ${roomsToggleBadge.textContent} unread` : "Rooms");
+  },
+});
+function showRooms(open) {
+  roomsNav.classList.toggle("room-list--open", open);
+  roomsToggle.setAttribute("aria-expanded", String(open));
+  if (open) roomsNav.querySelector("a")?.focus();
+}
+roomsToggle.addEventListener("click", () => showRooms(!roomsNav.classList.contains("room-list--open")));
+document.getElementById("rooms-close").addEventListener("click", () => {
+  showRooms(false);
+  roomsToggle.focus();
+});
+roomsNav.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && roomsNav.classList.contains("room-list--open")) {
+    showRooms(false);
+    roomsToggle.focus();
+  }
+});
 reader = new ReadTracker({
   log,
   scroller,
@@ -659,6 +701,7 @@ reader = new ReadTracker({
   myId: config.me.id,
   title: document.title,
   send: (frame) => connection.sendEphemeral(frame),
+  elsewhere: () => roomList.total(),
 });
 regroup();
 keepATabStop();

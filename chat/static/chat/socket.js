@@ -132,12 +132,14 @@ export class RoomConnection {
    * @param {(message: object) => void} options.onMessageState  a message's state from an ack
    * @param {(reset: object) => void} options.onReset  the page must reload its latest messages
    * @param {(frame: object) => void} options.onEphemera  typing, presence: the whole state
+   * @param {(frame: object) => void} [options.onHint]  the person's own stream (their rooms)
    * @param {() => void} options.onOutbox  the outbox changed (sent, acknowledged, failed)
    * @param {(error: object) => void} options.onError
    * @param {(state: string, detail?: string) => void} options.onState
    *        "connecting" | "online" | "offline" | "closed"
    */
   constructor(options) {
+    this.onHint = () => {};
     Object.assign(this, options);
     this.socket = null;
     this.attempts = 0;
@@ -336,6 +338,11 @@ export class RoomConnection {
       case "typing":
       case "presence":
         this.onEphemera(frame);
+        break;
+      case "room.activity":
+      case "read.now":
+      case "room.joined":
+        this.onHint(frame); // the person's own stream: their rooms and what is read
         break;
       case "pong":
         if (frame.last_seq > this.lastSeq && this.early.size === 0) this.requestSync();
