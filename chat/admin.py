@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from chat import services
-from chat.models import Message, Room, User
+from chat.models import Membership, Message, Room, User
 
 
 @admin.register(User)
@@ -17,12 +17,25 @@ class UserAdmin(BaseUserAdmin):
         return False
 
 
+class MembershipInline(admin.TabularInline):
+    """Who is in the room and their role: staff make owners and moderators here, and
+    remove members from private rooms."""
+
+    model = Membership
+    extra = 0
+    fields = ("person", "role", "last_read_seq", "joined_at")
+    readonly_fields = ("last_read_seq", "joined_at")
+    raw_id_fields = ("person",)
+
+
 @admin.register(Room)
 class RoomAdmin(admin.ModelAdmin):
-    list_display = ("name", "last_seq", "last_message_at", "created_at")
+    list_display = ("name", "private", "last_seq", "last_message_at", "created_at")
+    list_filter = ("private",)
     search_fields = ("name",)
     readonly_fields = ("last_seq", "last_message_at", "created_at")
     ordering = ("-last_message_at",)
+    inlines = [MembershipInline]
 
 
 @admin.register(Message)

@@ -258,6 +258,7 @@ class ChatConsumer(LeanConsumer):
                         editor=self.user,
                         message_seq=frame.message_seq,
                         text=frame.text,
+                        mentions=frame.mentions,
                     )
                 case protocol.DeleteMessage():
                     await self._change(
@@ -333,7 +334,14 @@ class ChatConsumer(LeanConsumer):
         # connection can have waiting.
         await self.posts_in_flight.acquire()
         stored = runtime.current().writer.submit(
-            services.Post(self.room_id, self.user, frame.text, frame.client_id, frame.reply_to)
+            services.Post(
+                self.room_id,
+                self.user,
+                frame.text,
+                frame.client_id,
+                frame.reply_to,
+                tuple(frame.mentions),
+            )
         )
         stored.add_done_callback(partial(self._acknowledge, frame.client_id))
 

@@ -128,6 +128,9 @@ class Message(models.Model):
     reply_to = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
     )
+    # Who it mentions, [{"id": ..., "name": ...}], each name as the text writes it ("@Bo");
+    # the Mention rows say the same for finding a person's mentions.
+    mentions = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [
@@ -144,6 +147,25 @@ class Message(models.Model):
     @property
     def deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+class Mention(models.Model):
+    """A person mentioned in a message: stored as who, not as matched text. Its room and
+    number are the message's, so a person's unread mentions in a room are one range."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    seq = models.PositiveBigIntegerField()
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="mention_rows")
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mentions"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["message", "person"], name="mention_once")]
+        indexes = [models.Index(fields=["person", "room", "seq"])]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} in #{self.seq} of {self.room_id}"
 
 
 class Reaction(models.Model):

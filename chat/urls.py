@@ -9,4 +9,5 @@ urlpatterns = [
     path("rooms/mine", views.my_rooms, name="my_rooms"),
     path("r/<int:room_id>/", views.room, name="room"),
     path("r/<int:room_id>/messages", views.room_messages, name="room_messages"),
+    path("r/<int:room_id>/members", views.room_members, name="room_members"),
 ]

@@ -123,6 +123,7 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
         "rooms": msgspec.to_builtins(selectors.room_summaries(person_id=user.pk)),
         "roomsUrl": reverse("chat:my_rooms"),
         "historyUrl": reverse("chat:room_messages", args=[room.pk]),
+        "membersUrl": reverse("chat:room_members", args=[room.pk]),
         "maxChars": settings.CHAT_MESSAGE_MAX_CHARS,
     }
     return render(
@@ -151,6 +152,22 @@ def room_messages(request: HttpRequest, room_id: int) -> HttpResponse:
         )
     page = selectors.messages_before(room_id=room.pk, before_seq=before)
     return HttpResponse(protocol.encode_json(page), content_type="application/json")
+
+
+MENTION_PREFIX_MAX_CHARS = 40
+
+
+@require_GET
+def room_members(request: HttpRequest, room_id: int) -> HttpResponse:
+    """Members of the room whose name starts with `?prefix=`, for the composer's "@"."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "not_authenticated"}, status=403)
+    entry = access.room_access(request.user, room_id)
+    if entry is None:
+        return JsonResponse({"error": "not_found", "detail": "No such room."}, status=404)
+    prefix = request.GET.get("prefix", "")[:MENTION_PREFIX_MAX_CHARS]
+    people = selectors.members_by_prefix(room_id=room_id, prefix=prefix, exclude_id=request.user.pk)
+    return HttpResponse(protocol.encode_json({"people": people}), content_type="application/json")
 
 
 @require_GET

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
@@ -25,6 +26,11 @@ __all__ = [
 
 # Frames a client sends.
 
+MENTIONS_MAX = 20
+# Whom a message mentions, by id (from the composer's suggestions): someone who is not a
+# member of the room, or whose "@name" is not in the text, stays plain text.
+Mentions = Annotated[list[Seq], msgspec.Meta(max_length=MENTIONS_MAX)]
+
 
 class SendMessage(Frame, tag="message.send"):
     """Post `text` to the room, as a reply to the message numbered `reply_to` if given.
@@ -34,6 +40,7 @@ class SendMessage(Frame, tag="message.send"):
     client_id: ClientId
     text: str
     reply_to: Seq | None = None
+    mentions: Mentions = msgspec.field(default_factory=list)
 
 
 class EditMessage(Frame, tag="message.edit"):
@@ -44,11 +51,12 @@ class EditMessage(Frame, tag="message.edit"):
     message_seq: Seq
     text: str
     client_id: ClientId
+    mentions: Mentions = msgspec.field(default_factory=list)
 
 
 class DeleteMessage(Frame, tag="message.delete"):
-    """Delete one's own message (staff: anyone's); it stays as a tombstone. Deleting a
-    deleted message changes nothing."""
+    """Delete one's own message (the room's owners and moderators, and staff: anyone's);
+    it stays as a tombstone. Deleting a deleted message changes nothing."""
 
     message_seq: Seq
     client_id: ClientId
@@ -91,6 +99,8 @@ class WireMessage(msgspec.Struct, omit_defaults=True):
     deleted: bool = False
     reply_to: ReplyPreview | None = None
     reactions: list[ReactionState] = msgspec.field(default_factory=list)
+    # Who it mentions, each name as the text writes it after "@".
+    mentions: list[Sender] = msgspec.field(default_factory=list)
 
 
 # Frames the server sends. Room events carry the room's number `seq` first.

@@ -30,6 +30,8 @@ class RoomSummary(msgspec.Struct):
     last_read_seq: int
     unread: int
     active_at: str | None = None  # the last message's time, ISO 8601
+    # The numbers of the unread messages that mention the person (at most 100).
+    mentioned: list[int] = msgspec.field(default_factory=list)
 
 
 class RoomsNow(msgspec.Struct):
@@ -45,6 +47,7 @@ class ReadNow(Frame, tag="read.now"):
     room_id: int
     last_read_seq: int
     unread: int
+    mentioned: list[int] = msgspec.field(default_factory=list)
 
 
 class RoomJoined(Frame, tag="room.joined"):

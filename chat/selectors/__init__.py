@@ -13,6 +13,7 @@ from chat.selectors.messages import (
 from chat.selectors.rooms import (
     MAX_ID,
     is_member,
+    members_by_prefix,
     room_get,
     room_last_seq,
     room_position,
@@ -35,6 +36,7 @@ __all__ = [
     "MyRoom",
     "catch_up",
     "is_member",
+    "members_by_prefix",
     "message_state",
     "message_to_wire",
     "messages_before",

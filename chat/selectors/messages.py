@@ -42,6 +42,7 @@ def message_to_wire(
         deleted=message.deleted,
         reply_to=None if message.reply_to is None else reply_preview(message.reply_to),
         reactions=[] if message.deleted else list(reactions),
+        mentions=[] if message.deleted else [protocol.Sender(**m) for m in message.mentions],
     )
 
 

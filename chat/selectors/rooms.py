@@ -6,10 +6,19 @@ from collections.abc import Collection
 
 from django.db.models import F
 
+from chat import protocol
 from chat.access import MAX_ID, Person, rooms_visible
-from chat.models import Membership, Room
+from chat.models import Membership, Room, name_key
 
-__all__ = ["MAX_ID", "is_member", "room_get", "room_last_seq", "room_position", "rooms_recent"]
+__all__ = [
+    "MAX_ID",
+    "is_member",
+    "members_by_prefix",
+    "room_get",
+    "room_last_seq",
+    "room_position",
+    "rooms_recent",
+]
 
 
 def room_get(*, room_id: int) -> Room | None:
@@ -20,6 +29,20 @@ def room_get(*, room_id: int) -> Room | None:
 
 def is_member(*, person_id: int, room_id: int) -> bool:
     return Membership.objects.filter(room_id=room_id, person_id=person_id).exists()
+
+
+def members_by_prefix(
+    *, room_id: int, prefix: str, exclude_id: int, limit: int = 8
+) -> list[protocol.Sender]:
+    """The room's members whose name starts with `prefix` (in any case), for suggesting
+    whom to mention."""
+    members = (
+        Membership.objects.filter(room_id=room_id, person__username__startswith=name_key(prefix))
+        .exclude(person_id=exclude_id)
+        .select_related("person")
+        .order_by("person__username")[:limit]
+    )
+    return [protocol.Sender(id=m.person_id, name=m.person.name) for m in members]
 
 
 def room_last_seq(*, room_id: int) -> int | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.db.models import F, QuerySet
 
 from chat import protocol
-from chat.models import Membership, Message, Room
+from chat.models import Membership, Mention, Message, Room
 
 UNREAD_CAP = 100
 MY_ROOMS_MAX = 200
@@ -38,6 +38,7 @@ class MyRoom:
     role: str
     last_read_seq: int
     unread: int
+    mentioned: list[int]  # the unread messages that mention the person, by number
 
     @property
     def unread_label(self) -> str:
@@ -63,6 +64,7 @@ def summary(mine: MyRoom) -> protocol.RoomSummary:
         last_read_seq=mine.last_read_seq,
         unread=mine.unread,
         active_at=room.last_message_at.isoformat() if room.last_message_at else None,
+        mentioned=mine.mentioned,
     )
 
 
@@ -76,10 +78,39 @@ def room_summary(*, person_id: int, room_id: int) -> protocol.RoomSummary | None
         .select_related("room")
         .first()
     )
-    return None if membership is None else summary(_mine(membership, person_id))
+    if membership is None:
+        return None
+    mentioned = list(
+        Mention.objects.filter(
+            person_id=person_id, room_id=room_id, seq__gt=membership.last_read_seq
+        )
+        .order_by("seq")
+        .values_list("seq", flat=True)[:UNREAD_CAP]
+    )
+    return summary(_mine(membership, person_id, {room_id: mentioned}))
 
 
-def _mine(membership: Membership, person_id: int) -> MyRoom:
+def unread_mentions(*, person_id: int) -> dict[int, list[int]]:
+    """The person's unread mentions in all their rooms, by room, in one query over the
+    (person, room, seq) index."""
+    rows = (
+        Mention.objects.filter(
+            person_id=person_id,
+            room__memberships__person_id=person_id,
+            seq__gt=F("room__memberships__last_read_seq"),
+        )
+        .order_by("room_id", "seq")
+        .values_list("room_id", "seq")[: UNREAD_CAP * 20]
+    )
+    mentioned: dict[int, list[int]] = {}
+    for room_id, seq in rows:
+        seqs = mentioned.setdefault(room_id, [])
+        if len(seqs) < UNREAD_CAP:
+            seqs.append(seq)
+    return mentioned
+
+
+def _mine(membership: Membership, person_id: int, mentioned: dict[int, list[int]]) -> MyRoom:
     unread = 0
     if membership.last_read_seq < membership.room.last_seq:
         unread = unread_count(
@@ -90,6 +121,7 @@ def _mine(membership: Membership, person_id: int) -> MyRoom:
         role=membership.role,
         last_read_seq=membership.last_read_seq,
         unread=unread,
+        mentioned=mentioned.get(membership.room_id, []) if unread else [],
     )
 
 
@@ -100,4 +132,5 @@ def rooms_of(*, person_id: int, limit: int = MY_ROOMS_MAX) -> list[MyRoom]:
         .select_related("room")
         .order_by(F("room__last_message_at").desc(nulls_last=True), "-room__created_at")[:limit]
     )
-    return [_mine(membership, person_id) for membership in memberships]
+    mentioned = unread_mentions(person_id=person_id)
+    return [_mine(membership, person_id, mentioned) for membership in memberships]

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from chat import protocol
 from chat.access import moderates
-from chat.models import Message, Reaction, RoomEvent, User
+from chat.models import Mention, Message, Reaction, RoomEvent, User
 from chat.selectors import message_state, messages_with_state
 from chat.services.log import (
     Forbidden,
@@ -20,6 +20,7 @@ from chat.services.log import (
     record_change,
     take_number,
 )
+from chat.services.mentions import members_named, mentions_in, mentions_replace
 
 
 def message_to_change(room_id: int, seq: int) -> Message:
@@ -32,10 +33,16 @@ def message_to_change(room_id: int, seq: int) -> Message:
 
 
 def message_edit(
-    *, room_id: int, editor: User, message_seq: int, text: str
+    *,
+    room_id: int,
+    editor: User,
+    message_seq: int,
+    text: str,
+    mentions: tuple[int, ...] | list[int] = (),
 ) -> protocol.WireMessage:
-    """Replace the text of the editor's own message. Raises NotFound, Forbidden (someone
-    else's message) or Gone (deleted); returns the message as it is now."""
+    """Replace the text of the editor's own message (and whom it mentions). Raises
+    NotFound, Forbidden (someone else's message) or Gone (deleted); returns the message as
+    it is now."""
 
     def write() -> protocol.WireMessage:
         message = message_to_change(room_id, message_seq)
@@ -43,10 +50,18 @@ def message_edit(
             raise Forbidden("Only its sender can edit a message.")
         if message.deleted:
             raise Gone("That message has been deleted.")
-        if message.text != text:
+        kept = mentions_in(
+            room_id=room_id,
+            sender_id=editor.pk,
+            text=text,
+            ids=list(mentions),
+            members=members_named((room_id, person_id) for person_id in mentions),
+        )
+        if message.text != text or message.mentions != kept:
             seq = take_number(room_id)
+            mentions_replace(message, kept)
             message.text, message.edited_at, message.version = text, timezone.now(), seq
-            message.save(update_fields=["text", "edited_at", "version"])
+            message.save(update_fields=["text", "edited_at", "version", "mentions"])
             state = state_now(room_id, message_seq)
             record_change(
                 message,
@@ -72,8 +87,10 @@ def message_delete(*, room_id: int, deleter: User, message_seq: int) -> protocol
         if not message.deleted:
             seq = take_number(room_id)
             message.text, message.deleted_at, message.version = "", timezone.now(), seq
-            message.save(update_fields=["text", "deleted_at", "version"])
+            message.mentions = []
+            message.save(update_fields=["text", "deleted_at", "version", "mentions"])
             Reaction.objects.filter(message=message).delete()
+            Mention.objects.filter(message=message).delete()
             state = state_now(room_id, message_seq)
             record_change(
                 message,

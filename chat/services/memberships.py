@@ -65,7 +65,12 @@ def read_mark(*, person: User, room_id: int, seq: int) -> int | None:
     if moved:
         # Every tab and device of theirs shows the room's count as it is now.
         frame = protocol.encode(
-            protocol.ReadNow(room_id=room_id, last_read_seq=now.last_read_seq, unread=now.unread)
+            protocol.ReadNow(
+                room_id=room_id,
+                last_read_seq=now.last_read_seq,
+                unread=now.unread,
+                mentioned=now.mentioned,
+            )
         )
         transaction.on_commit(lambda: realtime.notify_person(person.pk, frame))
     return now.last_read_seq

@@ -19,6 +19,7 @@ from chat import metrics, protocol, realtime
 from chat.models import Message, Room, User
 from chat.selectors import message_to_wire, messages_with_state, wire_messages
 from chat.services.log import NotFound, NotStored, OutcomeUnknown, RoomNotFound
+from chat.services.mentions import members_named, mention_rows_for, mentions_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class Post:
     text: str
     client_id: str
     reply_to: int | None = None  # the seq of the message it answers, in the same room
+    mentions: tuple[int, ...] = ()  # whom it names, by id
     key: tuple[int, int, str] = field(init=False)  # what makes a resend the same message
 
     def __post_init__(self) -> None:
@@ -38,7 +40,13 @@ PostResult = tuple[protocol.WireMessage, bool]
 
 
 def message_post(
-    *, room_id: int, sender: User, text: str, client_id: str, reply_to: int | None = None
+    *,
+    room_id: int,
+    sender: User,
+    text: str,
+    client_id: str,
+    reply_to: int | None = None,
+    mentions: tuple[int, ...] = (),
 ) -> tuple[protocol.WireMessage, bool]:
     """Store `text` as the room's next message (a reply to the message numbered `reply_to`,
     if given) and announce it once committed.
@@ -47,7 +55,7 @@ def message_post(
     stored returns the stored message and stores nothing. Raises NotFound for a reply to
     a message the room does not have.
     """
-    result = messages_post_many([Post(room_id, sender, text, client_id, reply_to)])[0]
+    result = messages_post_many([Post(room_id, sender, text, client_id, reply_to, mentions)])[0]
     if isinstance(result, Exception):
         raise result
     return result
@@ -113,6 +121,9 @@ def _store_posts(posts: list[Post]) -> list[PostResult | Exception]:
 
     # Everything but the numbers is made before taking them: from the UPDATE to the commit
     # the rooms' rows stay locked, and other workers posting to these rooms wait.
+    members = members_named(
+        (post.room_id, person_id) for post in new_posts.values() for person_id in post.mentions
+    )
     now = timezone.now()
     unnumbered = {
         room_id: [
@@ -123,6 +134,15 @@ def _store_posts(posts: list[Post]) -> list[PostResult | Exception]:
                 client_id=post.client_id,
                 created_at=now,
                 reply_to=None if post.reply_to is None else originals[(room_id, post.reply_to)],
+                mentions=mentions_in(
+                    room_id=room_id,
+                    sender_id=post.sender.pk,
+                    text=post.text,
+                    ids=post.mentions,
+                    members=members,
+                )
+                if post.mentions
+                else [],
             )
             for post in room_posts
         ]
@@ -150,6 +170,7 @@ def _store_posts(posts: list[Post]) -> list[PostResult | Exception]:
             message.seq = message.version = first_seq + offset
         created.extend(messages)
     Message.objects.bulk_create(created)
+    mention_rows_for(message for message in created if message.mentions)
 
     announcements: dict[int, list[protocol.WireMessage]] = {}
     for message in created:

@@ -222,6 +222,14 @@ def test_a_lively_room_has_no_serious_accessibility_violations(
     expect(bo.locator("#log .msg--deleted")).to_have_count(1)
     actions_of(bo, "Lunch at 12:30?").get_by_role("button", name="Reply").click()
     send(bo, "Works for me! I'll book a table for four.")
+    composer(bo).press_sequentially("@an")  # a mention of Ana, chosen from the suggestions
+    expect(bo.get_by_role("listbox", name="People to mention")).to_be_visible()
+    assert serious_violations(axe, bo) == []
+    bo.screenshot(path=screenshots_dir / f"lively-room-mention-{device}-{scheme}.png")
+    composer(bo).press("Enter")
+    composer(bo).press_sequentially("can you bring the reservation number?")
+    composer(bo).press("Enter")
+    expect(ana.locator("#log .msg--mentions-me")).to_have_count(1)
     for emoji in ("👍", "🎉"):
         actions_of(bo, "Lunch at 12:30?").get_by_role("button", name="Add a reaction").click()
         bo.get_by_role("button", name=f"React with {emoji}").click()

@@ -155,5 +155,6 @@ def test_the_room_list_counts_other_rooms_live_and_a_read_in_another_tab_clears_
     expect(bo).to_have_title(title)
     if device == "phone":
         expect(toggle).to_have_accessible_name("Rooms")
+        expect(toggle.locator(".badge")).to_be_hidden()
         toggle.click()
     expect(busy_entry.locator(".badge")).to_have_count(0)

@@ -3,6 +3,8 @@
 // forward: of two states of one message, the higher `version` wins, so a page fetched
 // before an edit and shown after it never undoes it. Text is always text (textContent).
 
+import { textWithMentions } from "./mentions.js";
+
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
 
@@ -137,6 +139,7 @@ export class MessageStore {
     item.classList.add("msg");
     item.classList.toggle("msg--mine", mine);
     item.classList.toggle("msg--deleted", Boolean(message.deleted));
+    item.classList.toggle("msg--mentions-me", Boolean(message.mentions?.some((m) => m.id === this.me.id)));
     item.dataset.version = message.version;
     const parts = [];
     if (message.reply_to) parts.push(replyQuote(message.reply_to));
@@ -159,7 +162,7 @@ export class MessageStore {
       text.classList.add("msg__text--deleted");
       text.textContent = "This message was deleted.";
     } else {
-      text.textContent = message.text;
+      text.replaceChildren(...textWithMentions(message.text, message.mentions, this.me.id));
       if (message.edited_at) {
         const edited = document.createElement("span");
         edited.className = "msg__edited";

@@ -3,6 +3,7 @@
 // connection and the outbox live in socket.js, the message node in messages.js, and
 // events.js applies each room event; reading.js keeps what the person has read.
 import { ephemeraApplier, eventApplier } from "./events.js";
+import { MentionPicker } from "./mentions.js";
 import { MessageStore } from "./messages.js";
 import { PresenceButton } from "./presence.js";
 import { ReactionPicker, reactionsRow } from "./reactions.js";
@@ -28,6 +29,11 @@ const field = document.getElementById("composer-text");
 const composerContext = document.getElementById("composer-context");
 const composerContextText = document.getElementById("composer-context-text");
 const composerCancel = document.getElementById("composer-cancel");
+const mentionPicker = new MentionPicker({
+  field,
+  listbox: document.getElementById("mention-list"),
+  url: config.membersUrl,
+});
 
 const AT_BOTTOM_PX = 40;
 const GROUP_GAP_MS = 5 * 60 * 1000;
@@ -290,6 +296,7 @@ function startEditing(message) {
   if (!editing) editing = { seq: message.seq, draft: field.value };
   editing.seq = message.seq;
   replyingTo = null;
+  mentionPicker.reset(message.mentions);
   showComposerContext("Editing your message. Enter saves, Esc cancels.");
   field.value = message.text;
   fitField();
@@ -301,6 +308,7 @@ function stopEditing() {
   if (!editing) return;
   field.value = editing.draft;
   editing = null;
+  mentionPicker.reset();
   fitField();
   showComposerContext("");
 }
@@ -321,8 +329,12 @@ function submit() {
   if (editing) {
     const { seq } = editing;
     const current = store.get(seq);
-    if (text && current && text !== current.text) {
-      connection.change({ type: "message.edit", message_seq: seq, text }).catch((error) => announceFailure("Editing", error));
+    const mentions = mentionPicker.mentionsIn(text);
+    const mentionedBefore = (current?.mentions ?? []).map((m) => m.id).join();
+    if (text && current && (text !== current.text || mentions.join() !== mentionedBefore)) {
+      connection
+        .change({ type: "message.edit", message_seq: seq, text, mentions })
+        .catch((error) => announceFailure("Editing", error));
     }
     stopEditing();
     field.focus();
@@ -331,7 +343,8 @@ function submit() {
   if (!text) return;
   // The outbox keeps it (across a reload too) until the server has it: the box is free
   // for the next message at once.
-  connection.send(text, replyingTo ? replyingTo.seq : null);
+  connection.send(text, replyingTo ? replyingTo.seq : null, mentionPicker.mentionsIn(text));
+  mentionPicker.reset();
   typingNotifier.stop();
   replyingTo = null;
   showComposerContext("");
@@ -542,6 +555,7 @@ composer.addEventListener("submit", (event) => {
   submit();
 });
 field.addEventListener("keydown", (event) => {
+  if (mentionPicker.keydown(event)) return; // choosing whom to mention
   // isComposing: Enter that confirms an input method's candidate must not send.
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
     event.preventDefault();

@@ -1,5 +1,6 @@
 // The person's rooms beside the room: the most recently active first, each with what
-// others posted there since the person read it ("99+" past 99). It starts from the page's
+// others posted there since the person read it ("99+" past 99) and, apart, how many of
+// those mention the person. It starts from the page's
 // config and stays true from hints on the socket: another room's events (room.activity,
 // counted here by their number, each once), the read position moving in any tab
 // (read.now), a room joined elsewhere (room.joined); after a reconnect, or a gap in a
@@ -15,7 +16,7 @@ export class RoomList {
    */
   constructor(options) {
     Object.assign(this, options);
-    this.rooms = new Map(options.rooms.map((room) => [room.id, { ...room }]));
+    this.rooms = new Map(options.rooms.map((room) => [room.id, copy(room)]));
     this.refreshTimer = null;
     this.render();
   }
@@ -48,6 +49,11 @@ export class RoomList {
       if (room.unread >= UNREAD_CAP) this.refreshSoon();
       else room.unread = Math.max(0, room.unread - 1);
     }
+    if (theirs && message.mentions?.some((person) => person.id === this.myId)) {
+      room.mentioned.add(message.seq);
+    } else if (message) {
+      room.mentioned.delete(message.seq); // deleted, or edited to mention them no more
+    }
     this.render();
   }
 
@@ -56,11 +62,12 @@ export class RoomList {
     if (!room || frame.last_read_seq < room.last_read_seq) return;
     room.last_read_seq = frame.last_read_seq;
     room.unread = frame.unread;
+    room.mentioned = new Set(frame.mentioned ?? []);
     this.render();
   }
 
   joined(summary) {
-    if (!this.rooms.has(summary.id)) this.rooms.set(summary.id, { ...summary });
+    if (!this.rooms.has(summary.id)) this.rooms.set(summary.id, copy(summary));
     this.render();
   }
 
@@ -79,7 +86,7 @@ export class RoomList {
       for (const room of rooms) {
         // What this page counted from events newer than the read is newer still.
         const known = this.rooms.get(room.id);
-        fresh.set(room.id, known && known.last_seq > room.last_seq ? known : room);
+        fresh.set(room.id, known && known.last_seq > room.last_seq ? known : copy(room));
       }
       this.rooms = fresh;
       this.render();
@@ -117,8 +124,20 @@ export class RoomList {
       badge.textContent = label;
       badge.setAttribute("aria-label", `${label} unread`);
       link.append(badge);
+      if (room.mentioned.size) {
+        const mentions = document.createElement("span");
+        mentions.className = "badge badge--mention";
+        mentions.textContent = `@${room.mentioned.size}`;
+        const count = room.mentioned.size;
+        mentions.setAttribute("aria-label", count === 1 ? "1 mention of you" : `${count} mentions of you`);
+        link.append(mentions);
+      }
     }
     item.append(link);
     return item;
   }
+}
+
+function copy(summary) {
+  return { ...summary, mentioned: new Set(summary.mentioned ?? []) };
 }

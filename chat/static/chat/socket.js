@@ -75,6 +75,7 @@ export class Outbox {
           clientId: entry.clientId,
           text: entry.text,
           replyTo: Number.isInteger(entry.replyTo) ? entry.replyTo : null,
+          mentions: Array.isArray(entry.mentions) ? entry.mentions.filter(Number.isInteger) : [],
           failed: entry.failed || null,
         });
       }
@@ -92,8 +93,8 @@ export class Outbox {
     }
   }
 
-  add(text, replyTo = null) {
-    const entry = { clientId: newClientId(), text, replyTo, failed: null };
+  add(text, replyTo = null, mentions = []) {
+    const entry = { clientId: newClientId(), text, replyTo, mentions, failed: null };
     this.change((entries) => entries.set(entry.clientId, entry));
     return entry;
   }
@@ -206,8 +207,8 @@ export class RoomConnection {
   }
 
   /** Send a message: it is kept, and sent again after any failure, until acknowledged. */
-  send(text, replyTo = null) {
-    const entry = this.outbox.add(text, replyTo);
+  send(text, replyTo = null, mentions = []) {
+    const entry = this.outbox.add(text, replyTo, mentions);
     this.sendNext();
     this.onOutbox();
     return entry.clientId;
@@ -283,6 +284,7 @@ export class RoomConnection {
     this.inFlight = entry.clientId;
     const frame = { type: "message.send", client_id: entry.clientId, text: entry.text };
     if (entry.replyTo !== null) frame.reply_to = entry.replyTo;
+    if (entry.mentions?.length) frame.mentions = entry.mentions;
     this.socket.send(JSON.stringify(frame));
   }
 
