@@ -56,6 +56,7 @@ _is_member = database_sync_to_async(selectors.is_member)
 _catch_up = database_sync_to_async(selectors.catch_up)
 _room_last_seq = database_sync_to_async(selectors.room_last_seq)
 _read_mark = database_sync_to_async(services.read_mark)
+_notify_set = database_sync_to_async(services.notify_set)
 _room_ids_of = database_sync_to_async(selectors.room_ids_of)
 
 
@@ -285,6 +286,8 @@ class ChatConsumer(LeanConsumer):
                     self._typing(frame.active)
                 case protocol.Read():
                     await self._read(frame.seq)
+                case protocol.NotifySet():
+                    await self._notify_set(frame.level)
         except ProtocolError as error:
             self._send_error(error.code, error.detail, error.client_id)
         except (OperationalError, InterfaceError) as error:
@@ -456,6 +459,13 @@ class ChatConsumer(LeanConsumer):
             return
         self.read_allowance -= 1
         await _read_mark(person=self.user, room_id=self.room_id, seq=seq)
+
+    async def _notify_set(self, level: str) -> None:
+        # A write each: it draws on the person's message allowance, as changes do.
+        if await self._refused_by_limits(None):
+            return
+        if not await _notify_set(person=self.user, room_id=self.room_id, level=level):
+            raise ProtocolError(Error.NOT_FOUND, "Join the room before choosing its notifications.")
 
     async def _pong(self) -> None:
         # What this process has delivered is what the client can have seen; only a room

@@ -97,8 +97,19 @@ class Membership(models.Model):
     person = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
+    NOTIFY_ALL = "all"
+    NOTIFY_MENTIONS = "mentions"
+    NOTIFY_NONE = "none"
+    NOTIFY_LEVELS = [
+        (NOTIFY_ALL, "All messages"),
+        (NOTIFY_MENTIONS, "Mentions only"),
+        (NOTIFY_NONE, "Nothing"),
+    ]
+
     role = models.CharField(max_length=16, choices=ROLES, default=MEMBER)
     last_read_seq = models.PositiveBigIntegerField(default=0)
+    # What the person is notified of in this room.
+    notify = models.CharField(max_length=16, choices=NOTIFY_LEVELS, default=NOTIFY_MENTIONS)
     joined_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

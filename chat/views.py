@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from chat import access, metrics, protocol, ratelimit, realtime, selectors, services
 from chat.forms import JoinForm
-from chat.models import User, name_key
+from chat.models import Membership, User, name_key
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,7 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
         "lastSeq": last_seq,
         # Where the person left off: the page marks what is new after it.
         "lastReadSeq": membership.last_read_seq if membership else last_seq,
+        "notify": membership.notify if membership else Membership.NOTIFY_NONE,
         "firstSeq": page.messages[0].seq if page.messages else None,
         "hasOlder": page.has_more,
         "messages": msgspec.to_builtins(page.messages),

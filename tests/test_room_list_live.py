@@ -8,7 +8,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser
 
-from chat import services
+from chat import selectors, services
 from chat.models import Room, User
 from tests.conftest import new_client_id
 
@@ -90,3 +90,37 @@ async def test_nobody_hears_of_rooms_they_are_not_in(socket_for):
     await post(there, ana, "not for Cy")
     assert await cy_here.receive_nothing(timeout=0.3)
     await cy_here.disconnect()
+
+
+async def test_the_notification_level_is_kept_and_every_tab_hears_of_it(socket_for):
+    _, bo, here, there = await make_people_and_rooms()
+    bo_here = await opened(socket_for, here, bo)
+    bo_there = await opened(socket_for, there, bo)
+    await bo_here.send_json_to({"type": "notify.set", "level": "all"})
+    for socket in (bo_here, bo_there):
+        assert await socket.receive_json_from(timeout=3) == {
+            "type": "notify.now",
+            "room_id": here.pk,
+            "level": "all",
+        }
+    (summary,) = [
+        room
+        for room in await database_sync_to_async(selectors.room_summaries)(person_id=bo.pk)
+        if room.id == here.pk
+    ]
+    assert summary.notify == "all"
+    await bo_here.send_json_to({"type": "notify.set", "level": "loud"})
+    assert (await bo_here.receive_json_from(timeout=3))["code"] == "invalid_field"
+    await bo_here.disconnect()
+    await bo_there.disconnect()
+
+
+async def test_only_a_member_chooses_a_rooms_notifications(socket_for):
+    _, _, here, _ = await make_people_and_rooms()
+    visitor = await database_sync_to_async(services.guest_claim)(
+        name="Visitor", current_user=AnonymousUser()
+    )
+    socket = await opened(socket_for, here, visitor)  # a public room, never joined
+    await socket.send_json_to({"type": "notify.set", "level": "all"})
+    assert (await socket.receive_json_from(timeout=3))["code"] == "not_found"
+    await socket.disconnect()

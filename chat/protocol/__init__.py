@@ -42,6 +42,8 @@ from chat.protocol.messages import (
 )
 from chat.protocol.reactions import AddReaction, ReactionChanged, RemoveReaction
 from chat.protocol.reading import (
+    NotifyNow,
+    NotifySet,
     Read,
     ReadNow,
     RoomActivity,
@@ -69,6 +71,8 @@ __all__ = [
     "MessageCreated",
     "MessageDeleted",
     "MessageEdited",
+    "NotifyNow",
+    "NotifySet",
     "Ping",
     "Pong",
     "PresenceNow",

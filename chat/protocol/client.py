@@ -12,7 +12,7 @@ from chat.protocol.base import Error, Frame, ProtocolError, clean_text
 from chat.protocol.ephemera import Typing
 from chat.protocol.messages import DeleteMessage, EditMessage, SendMessage
 from chat.protocol.reactions import AddReaction, RemoveReaction
-from chat.protocol.reading import Read
+from chat.protocol.reading import NotifySet, Read
 from chat.protocol.sync import Ping, Sync
 
 __all__ = ["CLIENT_FRAMES", "ClientFrame", "decode_client_frame"]
@@ -27,6 +27,7 @@ ClientFrame = (
     | Ping
     | Typing
     | Read
+    | NotifySet
 )
 
 CLIENT_FRAMES: dict[str, type[Frame]] = {

@@ -4,11 +4,25 @@ or repeated one does no lasting harm; a page reads its rooms afresh on reconnect
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from chat.protocol.base import Frame, Seq
 
-__all__ = ["Read", "ReadNow", "RoomActivity", "RoomJoined", "RoomSummary", "RoomsNow"]
+__all__ = [
+    "NotifyLevel",
+    "NotifyNow",
+    "NotifySet",
+    "Read",
+    "ReadNow",
+    "RoomActivity",
+    "RoomJoined",
+    "RoomSummary",
+    "RoomsNow",
+]
+
+NotifyLevel = Literal["all", "mentions", "none"]
 
 
 class Read(Frame, tag="read"):
@@ -32,6 +46,7 @@ class RoomSummary(msgspec.Struct):
     active_at: str | None = None  # the last message's time, ISO 8601
     # The numbers of the unread messages that mention the person (at most 100).
     mentioned: list[int] = msgspec.field(default_factory=list)
+    notify: NotifyLevel = "mentions"
 
 
 class RoomsNow(msgspec.Struct):
@@ -48,6 +63,21 @@ class ReadNow(Frame, tag="read.now"):
     last_read_seq: int
     unread: int
     mentioned: list[int] = msgspec.field(default_factory=list)
+
+
+class NotifySet(Frame, tag="notify.set"):
+    """What the person wants to be notified of in this room: every message by others,
+    only those that mention them (the default), or nothing. Every socket of theirs gets
+    `notify.now`."""
+
+    level: NotifyLevel
+
+
+class NotifyNow(Frame, tag="notify.now"):
+    """The person's notification level of a room (set in this tab or another)."""
+
+    room_id: int
+    level: NotifyLevel
 
 
 class RoomJoined(Frame, tag="room.joined"):

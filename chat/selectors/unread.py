@@ -39,6 +39,7 @@ class MyRoom:
     last_read_seq: int
     unread: int
     mentioned: list[int]  # the unread messages that mention the person, by number
+    notify: str
 
     @property
     def unread_label(self) -> str:
@@ -65,6 +66,7 @@ def summary(mine: MyRoom) -> protocol.RoomSummary:
         unread=mine.unread,
         active_at=room.last_message_at.isoformat() if room.last_message_at else None,
         mentioned=mine.mentioned,
+        notify=mine.notify,  # type: ignore[arg-type]  # one of the model's choices
     )
 
 
@@ -122,6 +124,7 @@ def _mine(membership: Membership, person_id: int, mentioned: dict[int, list[int]
         last_read_seq=membership.last_read_seq,
         unread=unread,
         mentioned=mentioned.get(membership.room_id, []) if unread else [],
+        notify=membership.notify,
     )
 
 

@@ -13,7 +13,7 @@ from chat.services.log import (
     Refused,
     RoomNotFound,
 )
-from chat.services.memberships import membership_join, read_mark, room_join
+from chat.services.memberships import membership_join, notify_set, read_mark, room_join
 from chat.services.messages import (
     Post,
     PostResult,
@@ -43,6 +43,7 @@ __all__ = [
     "message_post",
     "messages_import",
     "messages_post_many",
+    "notify_set",
     "reaction_add",
     "reaction_remove",
     "read_mark",

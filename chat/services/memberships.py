@@ -74,3 +74,12 @@ def read_mark(*, person: User, room_id: int, seq: int) -> int | None:
         )
         transaction.on_commit(lambda: realtime.notify_person(person.pk, frame))
     return now.last_read_seq
+
+
+def notify_set(*, person: User, room_id: int, level: str) -> bool:
+    """What the person is notified of in the room; False when they are not a member."""
+    if not Membership.objects.filter(room_id=room_id, person=person).update(notify=level):
+        return False
+    frame = protocol.encode(protocol.NotifyNow(room_id=room_id, level=level))  # type: ignore[arg-type]
+    transaction.on_commit(lambda: realtime.notify_person(person.pk, frame))
+    return True

@@ -251,3 +251,8 @@ def test_a_lively_room_has_no_serious_accessibility_violations(
     expect(ana.locator("#presence-list")).to_be_visible()
     assert serious_violations(axe, ana) == []
     ana.screenshot(path=screenshots_dir / f"lively-room-here-{device}-{scheme}.png")
+    ana.keyboard.press("Escape")
+    ana.locator("#notify-button").click()
+    expect(ana.get_by_role("radio", name="Mentions only")).to_be_checked()
+    assert serious_violations(axe, ana) == []
+    ana.screenshot(path=screenshots_dir / f"lively-room-notify-{device}-{scheme}.png")

@@ -5,6 +5,7 @@
 import { ephemeraApplier, eventApplier } from "./events.js";
 import { MentionPicker } from "./mentions.js";
 import { MessageStore } from "./messages.js";
+import { Notifier } from "./notifications.js";
 import { PresenceButton } from "./presence.js";
 import { ReactionPicker, reactionsRow } from "./reactions.js";
 import { ReadTracker } from "./reading.js";
@@ -597,6 +598,7 @@ const applyEvents = eventApplier({
     typingLine.stopped(message.sender.id);
     appendLive([message]);
     reader.arrived(message);
+    notifier.created(config.room.id, message);
   },
   changed: (message) => {
     store.update(message);
@@ -649,6 +651,10 @@ const connection = new RoomConnection({
   onReset: reloadLatest,
   onHint(frame) {
     if (frame.type === "read.now" && frame.room_id === config.room.id) reader.readElsewhere(frame.last_read_seq);
+    if (frame.type === "notify.now" && frame.room_id === config.room.id) notifier.showLevel(frame.level);
+    if (frame.type === "room.activity" && frame.event.type === "message.created") {
+      notifier.created(frame.room_id, frame.event.message);
+    }
     roomList.hint(frame);
   },
   onEphemera: ephemeraApplier({
@@ -707,6 +713,16 @@ roomsNav.addEventListener("keydown", (event) => {
     showRooms(false);
     roomsToggle.focus();
   }
+});
+const notifier = new Notifier({
+  button: document.getElementById("notify-button"),
+  panel: document.getElementById("notify-panel"),
+  myId: config.me.id,
+  roomId: config.room.id,
+  level: config.notify,
+  setLevel: (level) => connection.sendEphemeral({ type: "notify.set", level }),
+  roomName: (roomId) => roomList.name(roomId),
+  levelOf: (roomId) => roomList.notifyLevel(roomId),
 });
 reader = new ReadTracker({
   log,

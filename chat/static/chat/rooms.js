@@ -32,6 +32,17 @@ export class RoomList {
     if (frame.type === "room.activity") this.activity(frame.room_id, frame.event);
     else if (frame.type === "read.now") this.readNow(frame);
     else if (frame.type === "room.joined") this.joined(frame.room);
+    else if (frame.type === "notify.now" && this.rooms.has(frame.room_id)) {
+      this.rooms.get(frame.room_id).notify = frame.level;
+    }
+  }
+
+  name(roomId) {
+    return this.rooms.get(roomId)?.name ?? null;
+  }
+
+  notifyLevel(roomId) {
+    return this.rooms.get(roomId)?.notify ?? "mentions";
   }
 
   activity(roomId, event) {

@@ -344,6 +344,7 @@ export class RoomConnection {
       case "room.activity":
       case "read.now":
       case "room.joined":
+      case "notify.now":
         this.onHint(frame); // the person's own stream: their rooms and what is read
         break;
       case "pong":

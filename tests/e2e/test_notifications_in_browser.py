@@ -1,0 +1,111 @@
+"""Browser notifications in Chromium: asked for from a button, never on load; while the tab
+is hidden, a mention (by default) or every message (when chosen) shows one, for this room
+and the person's other rooms; nothing while they look at the tab, or when they chose
+nothing."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import join
+from tests.e2e.test_chat_in_browser import composer, send, wait_for_texts
+from tests.e2e.test_unread_in_browser import LOOK_AWAY, LOOK_BACK
+
+pytestmark = pytest.mark.e2e
+
+# The notifications a page shows, as they are made (headless Chromium draws none).
+RECORD_NOTIFICATIONS = """
+window.__notifications = [];
+window.__permissionAsked = 0;
+const Real = window.Notification;
+class Recorded extends Real {
+  constructor(title, options) {
+    super(title, options);
+    window.__notifications.push({ title, body: options?.body, tag: options?.tag });
+  }
+  static get permission() { return Real.permission; }
+  static requestPermission() { window.__permissionAsked += 1; return Real.requestPermission(); }
+}
+window.Notification = Recorded;
+"""
+
+
+def notifications(page: Page) -> list[dict]:
+    return page.evaluate("window.__notifications")
+
+
+def mention(page: Page, name: str, text: str) -> None:
+    composer(page).press_sequentially(f"@{name[:3]}")
+    expect(page.get_by_role("listbox", name="People to mention")).to_be_visible()
+    composer(page).press("Enter")
+    composer(page).press_sequentially(text)
+    composer(page).press("Enter")
+
+
+def test_notifications_follow_the_chosen_level_while_the_tab_is_hidden(new_person, unique):
+    room_name = unique("Pings")
+    ana = join(new_person(), unique("Ana"), room_name)
+    bo_context = new_person(permissions=["notifications"])
+    bo_context.add_init_script(RECORD_NOTIFICATIONS)
+    bo_name = unique("Bo")
+    bo = join(bo_context, bo_name, room_name)
+    assert bo.evaluate("window.__permissionAsked") == 0  # never on load
+
+    bell = bo.locator("#notify-button")
+    expect(bell).to_have_accessible_name("Notifications: Mentions only")
+    bell.click()
+    expect(bo.get_by_role("radio", name="Mentions only")).to_be_checked()
+    bo.keyboard.press("Escape")
+
+    bo.evaluate(LOOK_AWAY)
+    send(ana, "just chatting")
+    mention(ana, bo_name, "are you in?")
+    wait_for_texts(bo, ["just chatting", f"@{bo_name} are you in?"])
+    bo.wait_for_function("() => window.__notifications.length > 0")
+    assert notifications(bo) == [
+        {
+            "title": f"{unique('Ana')} mentioned you in {room_name}",
+            "body": f"@{bo_name} are you in?",
+            "tag": notifications(bo)[0]["tag"],
+        }
+    ]
+
+    bo.evaluate(LOOK_BACK)
+    bell.click()
+    bo.get_by_role("radio", name="All messages").check()
+    expect(bell).to_have_accessible_name("Notifications: All messages")
+    send(ana, "seen while looking")
+    wait_for_texts(bo, ["just chatting", f"@{bo_name} are you in?", "seen while looking"])
+    bo.evaluate(LOOK_AWAY)
+    send(ana, "shown while away")
+    bo.wait_for_function("() => window.__notifications.length === 2")
+    assert notifications(bo)[1]["body"] == "shown while away"
+
+    # The level is the person's, kept: a reload (or another tab) shows it.
+    bo.reload()
+    expect(bo.locator("#notify-button")).to_have_accessible_name("Notifications: All messages")
+
+
+def test_the_permission_is_asked_from_the_button(new_person, unique):
+    context = new_person()
+    context.add_init_script(RECORD_NOTIFICATIONS)
+    page = join(context, unique("Cy"), unique("Asking"))
+    page.locator("#notify-button").click()
+    page.get_by_role("button", name="Turn on browser notifications").click()
+    page.wait_for_function("() => window.__permissionAsked === 1")
+
+
+def test_a_mention_in_another_room_is_notified_from_the_room_one_has_open(new_person, unique):
+    room_name = unique("Where it happens")
+    ana = join(new_person(), unique("Ana"), room_name)
+    bo_context = new_person(permissions=["notifications"])
+    bo_context.add_init_script(RECORD_NOTIFICATIONS)
+    bo_name = unique("Bo")
+    join(bo_context, bo_name, room_name).close()
+    elsewhere = join(bo_context, bo_name, unique("Elsewhere"))
+    elsewhere.evaluate(LOOK_AWAY)
+    mention(ana, bo_name, "look at this")
+    elsewhere.wait_for_function("() => window.__notifications.length === 1")
+    (shown,) = notifications(elsewhere)
+    assert shown["title"] == f"{unique('Ana')} mentioned you in {room_name}"
