@@ -65,14 +65,15 @@ class SignUpForm(forms.Form):
 
 
 class LoginForm(AuthenticationForm):
-    """Django's log-in form, by name in any case, with failed attempts limited per account
-    and per address: past the limit, the answer says how long to wait and the password is
-    not even checked, so guessing gains nothing; a success never counts."""
+    """Django's log-in form, by name in any case, with attempts limited per account and
+    per address: past the limit, the answer says how long to wait and the password is not
+    even checked, so guessing gains nothing. Each attempt is counted before its password
+    is checked, so guesses sent in parallel cannot slip past the count."""
 
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": "That name and password do not match an account.",
-        "throttled": "Too many failed log-ins. Please try again in %(wait)s.",
+        "throttled": "Too many log-in attempts. Please try again in %(wait)s.",
     }
 
     def __init__(self, request=None, *args, **kwargs):
@@ -80,30 +81,21 @@ class LoginForm(AuthenticationForm):
         self.fields["username"].label = "Name"
         self.wait_ms: int | None = None
 
-    def _checks(self) -> tuple[ratelimit.Check, ...]:
-        name = self.cleaned_data.get("username") or ""
-        return (
-            (ratelimit.login_failure_per_account(), name_key(name)),
-            (ratelimit.login_failure_per_address(), _address(self.request)),
-        )
-
     def clean(self):
-        if self.cleaned_data.get("username") is None:
+        name = self.cleaned_data.get("username")
+        if name is None:
             return super().clean()
-        limits = ratelimit.limits()
-        self.wait_ms = limits.waiting(*self._checks())
+        self.wait_ms = ratelimit.limits().refused(
+            (ratelimit.login_per_account(), name_key(name)),
+            (ratelimit.login_per_address(), _address(self.request)),
+        )
         if self.wait_ms is not None:
             raise ValidationError(
                 self.error_messages["throttled"],
                 code="throttled",
                 params={"wait": _minutes(self.wait_ms)},
             )
-        try:
-            return super().clean()
-        except ValidationError as error:
-            if error.code == "invalid_login":
-                limits.refused(*self._checks())
-            raise
+        return super().clean()
 
 
 class AccountForm(forms.Form):

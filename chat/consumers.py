@@ -205,12 +205,14 @@ class ChatConsumer(LeanConsumer):
             person=(user.pk, user.name),
             accepted=False,
         )
-        # Join before accepting: nothing committed after the client's sync can be missed.
+        # Read before joining: a query that fails here leaves nothing of the socket behind.
+        my_rooms = await _room_ids_of(person_id=user.pk)
+        # Join before accepting: nothing committed after the client's sync can be missed;
+        # the same for the person's other rooms (their activity, for the page's room list,
+        # which it reads afresh once the socket is open) and their own stream.
         hub = runtime.current().hub
         await hub.join(room_id, self.socket)
-        # The person's other rooms' activity, for the page's room list (which it reads
-        # afresh once the socket is open).
-        hub.watch(self.socket, await _room_ids_of(person_id=user.pk))
+        await hub.watch(self.socket, my_rooms)
         self.room_id = room_id
         await self.accept()
         self.socket.accepted()

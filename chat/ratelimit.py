@@ -1,6 +1,6 @@
 """Rate limits that hold across worker processes: messages per person and per address,
-joins through the front page per person and per address, new sockets per address, failed
-log-ins per account and per address.
+joins through the front page per person and per address, new sockets per address, log-in
+attempts per account and per address.
 
 Each limit is a sliding window counter (the `limits` library): about `amount` hits in
 any `seconds`, kept as two counters per key, so a check costs the same however many hits
@@ -76,14 +76,14 @@ def socket_per_address() -> Rule:
     return Rule("socket-address", settings.CHAT_SOCKETS_PER_MINUTE_PER_ADDRESS, 60)
 
 
-def login_failure_per_account() -> Rule:
+def login_per_account() -> Rule:
     window = settings.CHAT_LOGIN_WINDOW_SECONDS
-    return Rule("login-account", settings.CHAT_LOGIN_FAILURES_PER_ACCOUNT, window)
+    return Rule("login-account", settings.CHAT_LOGIN_ATTEMPTS_PER_ACCOUNT, window)
 
 
-def login_failure_per_address() -> Rule:
+def login_per_address() -> Rule:
     window = settings.CHAT_LOGIN_WINDOW_SECONDS
-    return Rule("login-address", settings.CHAT_LOGIN_FAILURES_PER_ADDRESS, window)
+    return Rule("login-address", settings.CHAT_LOGIN_ATTEMPTS_PER_ADDRESS, window)
 
 
 Check = tuple[Rule, str]  # a rule, and whom it counts (a person's id, an address)
@@ -159,30 +159,22 @@ class Limits:
     def refused(self, *checks: Check) -> int | None:
         """Count one hit against each check; None if all allow it, else the milliseconds
         until the strictest of those that refused allows one again."""
-        return self._ask(checks, count=True)
-
-    def waiting(self, *checks: Check) -> int | None:
-        """As `refused`, without counting a hit: for limits that count only failures
-        (log-ins), asked before the attempt; `refused` then counts a failed one."""
-        return self._ask(checks, count=False)
-
-    def _ask(self, checks: tuple[Check, ...], *, count: bool) -> int | None:
         if self._shared is not None and self._fallback.shared_usable():
             try:
-                answer = self._count(self._shared, checks, count=count)
+                answer = self._count(self._shared, checks)
             except Exception as error:
                 self._fallback.failed(error)
             else:
                 self._fallback.answered()
                 return answer
-        return self._count(self._local, checks, count=count)
+        return self._count(self._local, checks)
 
     @staticmethod
-    def _count(limiter, checks: tuple[Check, ...], *, count: bool = True) -> int | None:
+    def _count(limiter, checks: tuple[Check, ...]) -> int | None:
         # Tested first, counted only if all allow it: a refused attempt must not use up
         # the other limits (a flooder would spend their whole address's budget).
         refused = [check for check in checks if not limiter.test(check[0].item, *_key(check))]
-        if not refused and count:
+        if not refused:
             refused = [check for check in checks if not limiter.hit(check[0].item, *_key(check))]
         if not refused:
             return None

@@ -320,10 +320,10 @@ CHAT_JOINS_PER_MINUTE = env.int("CHAT_JOINS_PER_MINUTE", default=10)
 CHAT_JOINS_PER_MINUTE_PER_ADDRESS = env.int("CHAT_JOINS_PER_MINUTE_PER_ADDRESS", default=60)
 # New sockets: every open tab reconnects once after a worker restarts.
 CHAT_SOCKETS_PER_MINUTE_PER_ADDRESS = env.int("CHAT_SOCKETS_PER_MINUTE_PER_ADDRESS", default=300)
-# Failed log-ins: a guesser is slowed per account and per address; the real owner waits at
-# most one window (minutes), never a lock-out.
-CHAT_LOGIN_FAILURES_PER_ACCOUNT = env.int("CHAT_LOGIN_FAILURES_PER_ACCOUNT", default=10)
-CHAT_LOGIN_FAILURES_PER_ADDRESS = env.int("CHAT_LOGIN_FAILURES_PER_ADDRESS", default=50)
+# Log-in attempts (each counted before its password is checked): a guesser is slowed per
+# account and per address; the real owner waits at most one window (minutes), never more.
+CHAT_LOGIN_ATTEMPTS_PER_ACCOUNT = env.int("CHAT_LOGIN_ATTEMPTS_PER_ACCOUNT", default=10)
+CHAT_LOGIN_ATTEMPTS_PER_ADDRESS = env.int("CHAT_LOGIN_ATTEMPTS_PER_ADDRESS", default=50)
 CHAT_LOGIN_WINDOW_SECONDS = env.int("CHAT_LOGIN_WINDOW_SECONDS", default=300)
 
 # One line per event. JSON for log collectors (the default with DEBUG off), key=value for

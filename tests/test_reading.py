@@ -182,6 +182,7 @@ async def test_a_read_frame_moves_the_persons_position_and_every_tab_hears_of_it
         "room_id": room.pk,
         "last_read_seq": 2,
         "unread": 1,
+        "last_seq": 3,
     }
     assert await position(room, bo_) == 2
     await socket.send_json_to({"type": "read", "seq": -1})

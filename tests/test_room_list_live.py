@@ -57,6 +57,7 @@ async def test_a_socket_hears_the_persons_other_rooms_and_their_read_positions(s
             "room_id": there.pk,
             "last_read_seq": seq,
             "unread": 0,
+            "last_seq": seq,
         }
     await bo_here.disconnect()
     await bo_there.disconnect()

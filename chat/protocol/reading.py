@@ -63,6 +63,9 @@ class ReadNow(Frame, tag="read.now"):
     last_read_seq: int
     unread: int
     mentioned: list[int] = msgspec.field(default_factory=list)
+    # The room's last number when this was read: a page that has seen later events
+    # counts them on top (it reads its rooms afresh).
+    last_seq: int = 0
 
 
 class NotifySet(Frame, tag="notify.set"):

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 # and a person's update is relayed at most once per TYPING_REFRESH_SECONDS.
 TYPING_SECONDS = 6.0
 TYPING_REFRESH_SECONDS = 2.5
+# How long a new socket waits for its person's stream and other rooms to flow here before
+# it is accepted anyway (their hints are lost until then; the page reads its rooms afresh).
+FOLLOW_WAIT_SECONDS = 2.0
 # At shutdown, how long to spend taking this process's people out of who is here.
 PRESENCE_LEAVE_SECONDS = 1.0
 # Layers forget group members after `group_expiry` (an hour in settings, over Redis), and a
@@ -124,6 +127,10 @@ class RoomHub:
             self._join_person(socket.person[0], socket)
         if not self.local_only:
             await asyncio.shield(self._subscribed(room_id))
+            if socket.person is not None:
+                await self._within(
+                    FOLLOW_WAIT_SECONDS, self._person_streams.ready(socket.person[0])
+                )
 
     def _subscribed(self, room_id: int) -> asyncio.Future:
         """The room's subscription (made if there is none): done once events flow here."""
@@ -167,14 +174,27 @@ class RoomHub:
 
     # ---- the person's other rooms, and their own stream --------------------------------
 
-    def watch(self, socket: LocalSocket, room_ids: set[int]) -> None:
-        """The socket gets these rooms' events as `room.activity` (for its room list). The
-        page reads its rooms afresh once the socket is open, so nothing before is missed."""
+    async def watch(self, socket: LocalSocket, room_ids: set[int]) -> None:
+        """The socket gets these rooms' events as `room.activity` (for its room list).
+        Returns once they flow here (or a moment has passed: the page reads its rooms
+        afresh once the socket is open, and again on any gap it sees)."""
+        self._watch(socket, room_ids)
+        if not self.local_only:
+            ready = [self._subscribed(room_id) for room_id in socket.watching]
+            await self._within(FOLLOW_WAIT_SECONDS, *ready)
+
+    def _watch(self, socket: LocalSocket, room_ids: set[int]) -> None:
         for room_id in room_ids - socket.watching - {socket.room_id}:
             self.watchers.setdefault(room_id, set()).add(socket)
             socket.watching.add(room_id)
             if not self.local_only:
                 self._subscribed(room_id)
+
+    @staticmethod
+    async def _within(seconds: float, *futures: asyncio.Future) -> None:
+        pending = [future for future in futures if not future.done()]
+        if pending:
+            await asyncio.wait([asyncio.shield(f) for f in pending], timeout=seconds)
 
     def unwatch(self, socket: LocalSocket, room_ids: set[int]) -> None:
         for room_id in room_ids & socket.watching:
@@ -211,7 +231,7 @@ class RoomHub:
     def _receive_hint(self, person_id: int, hint: envelope.PersonHint) -> None:
         for socket in tuple(self.people.get(person_id, ())):
             if hint.watch is not None:
-                self.watch(socket, {hint.watch})
+                self._watch(socket, {hint.watch})
             socket.write(hint.frame)
 
     async def close(self) -> None:

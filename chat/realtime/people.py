@@ -36,19 +36,30 @@ class PersonStreams:
         self.origin = origin
         self.deliver = deliver
         self._subscriptions: dict[int, asyncio.Task] = {}
+        self._ready: dict[int, asyncio.Future] = {}  # done once the person's hints flow
         self._channels: dict[int, str] = {}
         self._refresher: asyncio.Task | None = None
         self._sending: set[asyncio.Task] = set()
 
     def subscribe(self, person_id: int) -> None:
         if person_id not in self._subscriptions:
+            self._ready[person_id] = self.loop.create_future()
             self._subscriptions[person_id] = self.loop.create_task(
                 self._subscribe(person_id), context=fresh_context()
             )
         if self._refresher is None:
             self._refresher = self.loop.create_task(self._refresh(), context=fresh_context())
 
+    def ready(self, person_id: int) -> asyncio.Future:
+        """Done once the person's subscription receives (at once if there is none)."""
+        ready = self._ready.get(person_id)
+        if ready is None:
+            ready = self.loop.create_future()
+            ready.set_result(None)
+        return ready
+
     def unsubscribe(self, person_id: int) -> None:
+        self._ready.pop(person_id, None)
         task = self._subscriptions.pop(person_id, None)
         if task is not None:
             task.cancel()
@@ -81,6 +92,9 @@ class PersonStreams:
             try:
                 await self.layer.group_add(group, channel)
                 self._channels[person_id] = channel
+                ready = self._ready.get(person_id)
+                if ready is not None and not ready.done():
+                    ready.set_result(None)
                 wait = RESUBSCRIBE_FIRST_WAIT
                 while True:
                     message = envelope.read(await self.layer.receive(channel))
@@ -97,6 +111,11 @@ class PersonStreams:
                     extra={"person": person_id, "error": repr(exc), "retry_in_seconds": wait},
                 )
                 self._forget(person_id, channel)
+                ready = self._ready.get(person_id)
+                if ready is not None and not ready.done():
+                    ready.set_result(None)  # the layer is away: the socket is served anyway
+                with contextlib.suppress(Exception):  # or its messages pile up unread
+                    await self.layer.group_discard(group, channel)
             await asyncio.sleep(wait)
             wait = min(wait * 2, RESUBSCRIBE_MAX_WAIT)
 

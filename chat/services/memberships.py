@@ -70,6 +70,7 @@ def read_mark(*, person: User, room_id: int, seq: int) -> int | None:
                 last_read_seq=now.last_read_seq,
                 unread=now.unread,
                 mentioned=now.mentioned,
+                last_seq=now.last_seq,
             )
         )
         transaction.on_commit(lambda: realtime.notify_person(person.pk, frame))

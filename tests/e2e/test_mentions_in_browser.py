@@ -48,7 +48,8 @@ def test_a_mention_is_chosen_by_keyboard_and_highlighted_and_counted_for_its_per
     # Bo, in another room, is told: one unread, one mention.
     entry = room_list(bo).get_by_role("link", name=room_name)
     expect(entry.locator(".badge")).to_have_count(2)
-    expect(entry.get_by_label("1 mention of you")).to_have_text("@1")
+    expect(entry.locator(".badge--mention")).to_have_text("@1 mention of you")
+    expect(entry).to_have_accessible_name(f"{room_name} 1 unread @1 mention of you")
     entry.click()
     wait_for_texts(bo, [text])
     expect(bo.locator("#log .msg--mentions-me .mention--me")).to_have_text(f"@{names['Bo']}")

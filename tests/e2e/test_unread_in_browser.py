@@ -58,7 +58,7 @@ def test_unread_counts_the_new_divider_and_reading_clear_each_other(new_person, 
     for text in ("one while away", "two while away", "three while away"):
         send(ana, text)
     bo.reload()
-    expect(my_room(bo, room_name).locator(".badge")).to_have_text("3")
+    expect(my_room(bo, room_name).locator(".badge")).to_have_text("3 unread")
 
     reads = reads_sent(bo)
     my_room(bo, room_name).get_by_role("link").click()
@@ -138,7 +138,7 @@ def test_the_room_list_counts_other_rooms_live_and_a_read_in_another_tab_clears_
         bo.screenshot(path=screenshots_dir / f"room-list-closed-{device}-{scheme}.png")
         toggle.click()
     busy_entry = room_list(bo).get_by_role("link", name=busy)
-    expect(busy_entry.locator(".badge")).to_have_text("2")
+    expect(busy_entry.locator(".badge")).to_have_text("2 unread")
     expect(room_list(bo).get_by_role("link", name=quiet)).to_have_attribute("aria-current", "page")
     expect(bo).to_have_title(f"(2) {title}")
     assert serious_violations(axe, bo) == []

@@ -41,6 +41,7 @@ async def test_a_read_in_one_tab_clears_the_count_in_a_tab_on_the_other_worker(d
         "room_id": room_id,
         "last_read_seq": created["seq"],
         "unread": 0,
+        "last_seq": created["seq"],
     }
     for socket in (ana_tab, bo_reading, bo_elsewhere):
         await socket.close()

@@ -20,9 +20,9 @@ export class Notifier {
     this.permissionNote = this.panel.querySelector("[data-permission-note]");
     this.button.addEventListener("click", () => this.toggle());
     this.panel.addEventListener("change", (event) => {
-      if (event.target.name === "notify-level" && this.setLevel(event.target.value)) {
-        this.showLevel(event.target.value);
-      }
+      if (event.target.name !== "notify-level") return;
+      // Offline, nothing is saved: show the level that is.
+      this.showLevel(this.setLevel(event.target.value) ? event.target.value : this.level);
     });
     this.panel.addEventListener("keydown", (event) => {
       if (event.key === "Escape") {

@@ -18,6 +18,7 @@ export class RoomList {
     Object.assign(this, options);
     this.rooms = new Map(options.rooms.map((room) => [room.id, copy(room)]));
     this.refreshTimer = null;
+    this.replay = null; // events that arrive while the rooms are being read afresh
     this.render();
   }
 
@@ -46,6 +47,7 @@ export class RoomList {
   }
 
   activity(roomId, event) {
+    this.replay?.push([roomId, event]);
     const room = this.rooms.get(roomId);
     if (!room || !Number.isInteger(event.seq) || event.seq <= room.last_seq) return;
     if (event.seq > room.last_seq + 1) this.refreshSoon(); // some went missing: read afresh
@@ -74,6 +76,8 @@ export class RoomList {
     room.last_read_seq = frame.last_read_seq;
     room.unread = frame.unread;
     room.mentioned = new Set(frame.mentioned ?? []);
+    // Counted before events this page has already seen: read afresh to count them too.
+    if ((frame.last_seq ?? room.last_seq) < room.last_seq) this.refreshSoon();
     this.render();
   }
 
@@ -89,19 +93,20 @@ export class RoomList {
   async refresh() {
     clearTimeout(this.refreshTimer);
     this.refreshTimer = null;
+    const replay = [];
+    this.replay = replay;
     try {
       const response = await fetch(this.url, { headers: { Accept: "application/json" } });
       if (!response.ok) throw new Error(`rooms ${response.status}`);
       const { rooms } = await response.json();
-      const fresh = new Map();
-      for (const room of rooms) {
-        // What this page counted from events newer than the read is newer still.
-        const known = this.rooms.get(room.id);
-        fresh.set(room.id, known && known.last_seq > room.last_seq ? known : copy(room));
-      }
-      this.rooms = fresh;
+      // The server's rooms are the truth as of its read; events that arrived meanwhile
+      // are counted on top of it (each only if it is newer than what the server saw).
+      this.rooms = new Map(rooms.map((room) => [room.id, copy(room)]));
+      if (this.replay === replay) this.replay = null;
+      for (const [roomId, event] of replay) this.activity(roomId, event);
       this.render();
     } catch (error) {
+      if (this.replay === replay) this.replay = null;
       console.warn("could not read the room list", error);
     }
   }
@@ -111,7 +116,10 @@ export class RoomList {
       (a, b) => (b.active_at ?? "").localeCompare(a.active_at ?? "") || b.id - a.id,
     );
     const items = ordered.map((room) => this.item(room));
+    // Rebuilt whole: whoever was on a room's link stays on it.
+    const focused = this.list.contains(document.activeElement) ? document.activeElement.dataset.roomId : null;
     this.list.replaceChildren(...items);
+    if (focused) this.list.querySelector(`[data-room-id="${focused}"]`)?.focus();
     this.changed();
   }
 
@@ -121,6 +129,7 @@ export class RoomList {
     const link = document.createElement("a");
     link.className = "room-list__link";
     link.href = `/r/${room.id}/`;
+    link.dataset.roomId = String(room.id);
     const name = document.createElement("span");
     name.className = "room-list__name";
     name.textContent = room.name;
@@ -130,23 +139,26 @@ export class RoomList {
     } else if (room.unread > 0) {
       item.classList.add("room-list__item--unread");
       const label = room.unread >= UNREAD_CAP ? "99+" : String(room.unread);
-      const badge = document.createElement("span");
-      badge.className = "badge";
-      badge.textContent = label;
-      badge.setAttribute("aria-label", `${label} unread`);
-      link.append(badge);
-      if (room.mentioned.size) {
-        const mentions = document.createElement("span");
-        mentions.className = "badge badge--mention";
-        mentions.textContent = `@${room.mentioned.size}`;
-        const count = room.mentioned.size;
-        mentions.setAttribute("aria-label", count === 1 ? "1 mention of you" : `${count} mentions of you`);
-        link.append(mentions);
+      link.append(badge("badge", label, " unread"));
+      const count = room.mentioned.size;
+      if (count) {
+        link.append(badge("badge badge--mention", `@${count}`, count === 1 ? " mention of you" : " mentions of you"));
       }
     }
     item.append(link);
     return item;
   }
+}
+
+/** A count, and for screen readers what it counts (a label on a bare span is not read). */
+function badge(className, shown, spoken) {
+  const element = document.createElement("span");
+  element.className = className;
+  const said = document.createElement("span");
+  said.className = "visually-hidden";
+  said.textContent = spoken;
+  element.append(shown, said);
+  return element;
 }
 
 function copy(summary) {
