@@ -134,15 +134,20 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
     )
 
 
+def _refused_json(request: HttpRequest, room_id: int) -> JsonResponse | None:
+    """Why a room's JSON endpoint answers nothing to this person, or None."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "not_authenticated"}, status=403)
+    if access.room_access(request.user, room_id) is None:
+        return JsonResponse({"error": "not_found", "detail": "No such room."}, status=404)
+    return None
+
+
 @require_GET
 def room_messages(request: HttpRequest, room_id: int) -> HttpResponse:
     """A page of older history, as JSON: `?before=SEQ` gives the messages just before SEQ."""
-    if not request.user.is_authenticated:
-        return JsonResponse({"error": "not_authenticated"}, status=403)
-    entry = access.room_access(request.user, room_id)
-    if entry is None:
-        return JsonResponse({"error": "not_found", "detail": "No such room."}, status=404)
-    room = entry.room
+    if refused := _refused_json(request, room_id):
+        return refused
     try:
         before = int(request.GET["before"]) if "before" in request.GET else None
         if before is not None and not 0 <= before <= selectors.MAX_ID:
@@ -151,7 +156,7 @@ def room_messages(request: HttpRequest, room_id: int) -> HttpResponse:
         return JsonResponse(
             {"error": "invalid_field", "detail": "before must be a number"}, status=400
         )
-    page = selectors.messages_before(room_id=room.pk, before_seq=before)
+    page = selectors.messages_before(room_id=room_id, before_seq=before)
     return HttpResponse(protocol.encode_json(page), content_type="application/json")
 
 
@@ -161,13 +166,12 @@ MENTION_PREFIX_MAX_CHARS = 40
 @require_GET
 def room_members(request: HttpRequest, room_id: int) -> HttpResponse:
     """Members of the room whose name starts with `?prefix=`, for the composer's "@"."""
-    if not request.user.is_authenticated:
-        return JsonResponse({"error": "not_authenticated"}, status=403)
-    entry = access.room_access(request.user, room_id)
-    if entry is None:
-        return JsonResponse({"error": "not_found", "detail": "No such room."}, status=404)
+    if refused := _refused_json(request, room_id):
+        return refused
     prefix = request.GET.get("prefix", "")[:MENTION_PREFIX_MAX_CHARS]
-    people = selectors.members_by_prefix(room_id=room_id, prefix=prefix, exclude_id=request.user.pk)
+    people = selectors.members_by_prefix(
+        room_id=room_id, prefix=prefix, exclude_id=request.user.pk or 0
+    )
     return HttpResponse(protocol.encode_json({"people": people}), content_type="application/json")
 
 
