@@ -52,6 +52,12 @@ class RoomAccess:
         role = self.membership.role if self.membership else None
         return self.staff or role in MODERATING_ROLES
 
+    @property
+    def owns(self) -> bool:
+        """Renames the room, makes it private, invites, makes moderators, removes members."""
+        role = self.membership.role if self.membership else None
+        return self.staff or role == Membership.OWNER
+
 
 def room_access(person: Person, room_id: int) -> RoomAccess | None:
     """The room and the person's place in it, or None when there is no such room or the
@@ -76,3 +82,29 @@ def rooms_visible(person: Person) -> QuerySet[Room]:
     if not person.is_authenticated:
         return rooms.filter(private=False)
     return rooms.filter(Q(private=False) | Q(memberships__person_id=person.pk)).distinct()
+
+
+def outsiders(
+    writers: set[tuple[int, User]], *, private: set[int] | None = None
+) -> set[tuple[int, int]]:
+    """Of these (room, person) pairs, those where the person may not write, as (room id,
+    person id): private rooms they are not in (removed, say, while their socket was still
+    open). Staff may write anywhere. `private`: which of the rooms are private, if known
+    (else read); then one query, only if a room is private."""
+    if private is None:
+        room_ids = {room_id for room_id, _ in writers}
+        private = set(
+            Room.objects.filter(pk__in=room_ids, private=True).values_list("pk", flat=True)
+        )
+    wanted = {
+        (room_id, person.pk)
+        for room_id, person in writers
+        if room_id in private and not person.is_staff
+    }
+    if not wanted:
+        return set()
+    allowed = Membership.objects.filter(
+        room_id__in={room_id for room_id, _ in wanted},
+        person_id__in={person_id for _, person_id in wanted},
+    ).values_list("room_id", "person_id")
+    return wanted - set(allowed)

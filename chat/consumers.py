@@ -63,9 +63,6 @@ _room_ids_of = database_sync_to_async(selectors.room_ids_of)
 
 
 _room_lookups: dict[int, asyncio.Task] = {}
-# Rooms found public while this process has sockets in them: anyone with a name may enter,
-# so a reconnecting crowd costs no query each.
-_known_public: set[int] = set()
 
 
 async def _entry_refused(user, room_id: int) -> int | None:
@@ -73,7 +70,8 @@ async def _entry_refused(user, room_id: int) -> int | None:
     database as little as possible: a public room with sockets in this process is known
     (one deleted meanwhile is found out at its next post), and the sockets of a room that
     arrive together, as after a restart, share one lookup."""
-    if not (runtime.current().hub.has_room(room_id) and room_id in _known_public):
+    hub = runtime.current().hub
+    if not (hub.has_room(room_id) and room_id in hub.known_public):
         lookup = _room_lookups.get(room_id)
         if lookup is None:
             lookup = asyncio.ensure_future(_room_get(room_id=room_id))
@@ -83,12 +81,12 @@ async def _entry_refused(user, room_id: int) -> int | None:
         if room is None:
             return protocol.CLOSE_ROOM_NOT_FOUND
         if room.private:
-            _known_public.discard(room_id)
+            hub.known_public.discard(room_id)
             member = await _is_member(person_id=user.pk, room_id=room_id)
             if not access.may_enter(user, private=True, member=member):
                 return protocol.CLOSE_FORBIDDEN
             return None
-        _known_public.add(room_id)
+        hub.known_public.add(room_id)
     return None if access.may_enter(user, private=False, member=False) else protocol.CLOSE_FORBIDDEN
 
 
@@ -205,6 +203,7 @@ class ChatConsumer(LeanConsumer):
             max_backlog=settings.CHAT_SOCKET_BACKLOG,
             connection_id=logs.connection_id.get(),
             person=(user.pk, user.name),
+            staff=user.is_staff,
             accepted=False,
         )
         # Read before joining: a query that fails here leaves nothing of the socket behind.
@@ -361,6 +360,8 @@ class ChatConsumer(LeanConsumer):
             message = await write_alone(change, room_id=self.room_id, **arguments)
         except services.Refused as refusal:
             self._send_error(refusal.code, refusal.detail, client_id)
+            if isinstance(refusal, services.NotAMember):
+                self.socket.close_soon(protocol.CLOSE_FORBIDDEN)
         except services.RoomNotFound:
             self.socket.close_soon(protocol.CLOSE_ROOM_NOT_FOUND)
         except (services.NotStored, services.OutcomeUnknown) as error:
@@ -389,6 +390,8 @@ class ChatConsumer(LeanConsumer):
             self.socket.close_soon(protocol.CLOSE_ROOM_NOT_FOUND)
         elif isinstance(error, services.Refused):
             self._send_error(error.code, error.detail, client_id)
+            if isinstance(error, services.NotAMember):
+                self.socket.close_soon(protocol.CLOSE_FORBIDDEN)
         elif isinstance(error, services.NotStored | services.OutcomeUnknown):
             self._send_failure(error, client_id)
         else:

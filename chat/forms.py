@@ -24,11 +24,32 @@ def name_field(*, autofocus: bool = True) -> forms.CharField:
     )
 
 
-class JoinForm(forms.Form):
-    name = name_field()
-    room = forms.CharField(
-        label="Room",
+def room_name_field(*, label: str = "Room") -> forms.CharField:
+    return forms.CharField(
+        label=label,
         max_length=ROOM_NAME_MAX_CHARS,
         validators=[no_control_characters],
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
+
+
+class JoinForm(forms.Form):
+    name = name_field()
+    room = room_name_field()
+
+
+class RenameForm(forms.Form):
+    name = room_name_field(label="Name")
+
+
+class DirectForm(forms.Form):
+    people = forms.CharField(
+        label="With",
+        max_length=(NAME_MAX_CHARS + 2) * 8,
+        validators=[no_control_characters],
+        help_text="Names, separated by commas: up to seven people.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "Ana, Bo"}),
+    )
+
+    def names(self) -> list[str]:
+        return [name.strip() for name in self.cleaned_data["people"].split(",") if name.strip()]

@@ -67,12 +67,18 @@ class Room(models.Model):
     last_message_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Private: only members see it at all (chat.access); joined by invitation.
     private = models.BooleanField(default=False)
+    # A direct conversation: private, with no name (each person sees the others' names).
+    direct = models.BooleanField(default=False, editable=False)
+    # The invitation link's secret, while the room has one; a new one revokes the old.
+    invite_token = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, editable=False
+    )
 
     class Meta:
         indexes = [models.Index(fields=["-last_message_at", "-created_at"])]
 
     def __str__(self) -> str:
-        return self.name
+        return self.name or f"Direct conversation {self.pk}"
 
     def save(self, *args, **kwargs):
         # A private room's name is nobody's business outside it: it holds no public name,
@@ -200,17 +206,22 @@ class Reaction(models.Model):
 
 class RoomEvent(models.Model):
     """A numbered change in a room other than a new message: an edit, a deletion, a
-    reaction. A new message is its own event (its row and `seq`); the two together are the
-    room log, read in order by `seq` (see selectors.room_events_after)."""
+    reaction, the room itself renamed or made private. A new message is its own event (its
+    row and `seq`); the two together are the room log, read in order by `seq` (see
+    selectors.room_events_after)."""
 
     MESSAGE_EDITED = "message.edited"
     MESSAGE_DELETED = "message.deleted"
     REACTION_CHANGED = "reaction.changed"
+    ROOM_CHANGED = "room.changed"
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveBigIntegerField()
     kind = models.CharField(max_length=32)
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    # The message it is about; none for a change of the room itself.
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
     # What the event says beyond the message's current state: for a reaction, its emoji
     # and who reacted then (absolute, so that applying it twice changes nothing).
     payload = models.JSONField(default=dict, blank=True)

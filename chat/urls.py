@@ -10,4 +10,7 @@ urlpatterns = [
     path("r/<int:room_id>/", views.room, name="room"),
     path("r/<int:room_id>/messages", views.room_messages, name="room_messages"),
     path("r/<int:room_id>/members", views.room_members, name="room_members"),
+    path("r/<int:room_id>/settings", views.room_settings, name="room_settings"),
+    path("invite/<str:token>", views.invite, name="invite"),
+    path("direct", views.direct, name="direct"),
 ]

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 import msgspec
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -14,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chat import access, metrics, protocol, ratelimit, realtime, selectors, services
-from chat.forms import JoinForm
+from chat.forms import DirectForm, JoinForm, RenameForm
 from chat.models import Membership, User, name_key
 
 log = logging.getLogger(__name__)
@@ -29,13 +30,21 @@ def _room_or_404(request: HttpRequest, room_id: int) -> access.RoomAccess:
     return entry
 
 
-def _front_page(request: HttpRequest, form: JoinForm, *, status: int = 200) -> HttpResponse:
+def _front_page(
+    request: HttpRequest,
+    form: JoinForm,
+    *,
+    direct: DirectForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     mine = selectors.rooms_of(person_id=request.user.pk) if request.user.is_authenticated else []
     others = selectors.rooms_recent(person=request.user, exclude={r.room.pk for r in mine})
+    if direct is None and request.user.is_authenticated:
+        direct = DirectForm(auto_id="direct_%s")
     return render(
         request,
         "chat/index.html",
-        {"form": form, "my_rooms": mine, "rooms": others},
+        {"form": form, "my_rooms": mine, "rooms": others, "direct": direct},
         status=status,
     )
 
@@ -108,9 +117,16 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
     # The position first: every event up to it is then reflected in the page read after
     # it, and the socket resumes from it (what it replays again changes nothing).
     last_seq, epoch = selectors.room_position(room_id=room.pk) or (0, "")
+    title = selectors.room_title(room, viewer_id=user.pk)
     page = selectors.messages_before(room_id=room.pk)
     config = {
-        "room": {"id": room.pk, "name": room.name, "epoch": epoch},
+        "room": {
+            "id": room.pk,
+            "name": title,
+            "epoch": epoch,
+            "private": room.private,
+            "direct": room.direct,
+        },
         # Owners, moderators and staff may delete anyone's message here.
         "me": {"id": user.pk, "name": user.name, "moderates": entry.moderates},
         "lastSeq": last_seq,
@@ -130,7 +146,149 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
     return render(
         request,
         "chat/room.html",
-        {"room": room, "has_older": page.has_more, "config": config},
+        {
+            "room": room,
+            "title": title,
+            "owns": entry.owns,
+            "has_older": page.has_more,
+            "config": config,
+        },
+    )
+
+
+def _settings_page(request: HttpRequest, entry: access.RoomAccess, rename: RenameForm):
+    room = entry.room
+    invite_url = None
+    if room.invite_token:
+        invite_url = request.build_absolute_uri(reverse("chat:invite", args=[room.invite_token]))
+    return render(
+        request,
+        "chat/settings.html",
+        {
+            "room": room,
+            "title": selectors.room_title(room, viewer_id=request.user.pk),
+            "owns": entry.owns,
+            "rename": rename,
+            "invite_url": invite_url,
+            "members": selectors.room_members(room_id=room.pk),
+            "roles": Membership.ROLES,
+        },
+        status=400 if rename.errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def room_settings(request: HttpRequest, room_id: int) -> HttpResponse:
+    """Who is in the room (for every member), and for its owners: its name, privacy,
+    invitation link, everyone's role, and removing members of a private room."""
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('accounts:login')}?{urlencode({'next': request.path})}")
+    entry = _room_or_404(request, room_id)
+    assert isinstance(request.user, User)
+    rename = RenameForm(initial={"name": entry.room.name})
+    if request.method == "GET":
+        return _settings_page(request, entry, rename)
+    action = request.POST.get("action", "")
+    person = request.user
+    try:
+        if action == "rename":
+            rename = RenameForm(request.POST)
+            if not rename.is_valid():
+                return _settings_page(request, entry, rename)
+            services.room_rename(person=person, room_id=room_id, name=rename.cleaned_data["name"])
+            messages.success(request, "Renamed.")
+        elif action in ("private", "public"):
+            services.room_privacy_set(person=person, room_id=room_id, private=action == "private")
+            messages.success(
+                request,
+                "The room is private now: only its members see it."
+                if action == "private"
+                else "The room is public now: anyone can find and join it.",
+            )
+        elif action == "invite":
+            services.invite_renew(person=person, room_id=room_id)
+            messages.success(
+                request, "A new invitation link is ready; any older one stopped working."
+            )
+        elif action == "uninvite":
+            services.invite_revoke(person=person, room_id=room_id)
+            messages.success(request, "The invitation link no longer works.")
+        elif action in ("role", "remove"):
+            member_id = int(request.POST.get("member", ""))
+            if not 0 < member_id <= access.MAX_ID:
+                raise ValueError(member_id)
+            if action == "role":
+                services.member_role_set(
+                    person=person,
+                    room_id=room_id,
+                    member_id=member_id,
+                    role=request.POST.get("role", ""),
+                )
+                messages.success(request, "Role changed.")
+            else:
+                services.member_remove(person=person, room_id=room_id, member_id=member_id)
+                messages.success(request, "Removed from the room.")
+        else:
+            return HttpResponse("Unknown action.", status=400, content_type="text/plain")
+    except ValueError:
+        return HttpResponse("No such member.", status=400, content_type="text/plain")
+    except services.Refused as refusal:
+        if isinstance(refusal, services.NotFound) and action not in ("role", "remove"):
+            raise Http404("No such room.") from None
+        messages.error(request, refusal.detail)
+    except (services.NotStored, services.OutcomeUnknown):
+        messages.error(request, "The server could not save that just now; please try again.")
+    return redirect("chat:room_settings", room_id=room_id)
+
+
+class _GuestNameForm(JoinForm):
+    """An invitation taken by someone with no name yet: a guest's name is enough."""
+
+    room = None  # type: ignore[assignment]
+
+
+@require_http_methods(["GET", "POST"])
+def invite(request: HttpRequest, token: str) -> HttpResponse:
+    """An invitation link: its room's name and a Join button (with a name field for someone
+    who has none yet). A revoked or renewed link says so."""
+    room = selectors.room_invited_to(token=token)
+    if room is None:
+        return render(request, "chat/invite.html", {"gone": True}, status=410)
+    form = _GuestNameForm(request.POST or None)
+    if request.method == "POST":
+        user = request.user
+        if not isinstance(user, User):
+            if not form.is_valid():
+                return render(request, "chat/invite.html", {"room": room, "form": form}, status=400)
+            try:
+                user = services.guest_claim(name=form.cleaned_data["name"], current_user=user)
+            except services.NameTaken:
+                form.add_error("name", "That name is already taken. Please choose another.")
+                return render(request, "chat/invite.html", {"room": room, "form": form}, status=400)
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        try:
+            room = services.invite_accept(person=user, token=token)
+        except services.Gone:
+            return render(request, "chat/invite.html", {"gone": True}, status=410)
+        return redirect("chat:room", room_id=room.pk)
+    return render(request, "chat/invite.html", {"room": room, "form": form})
+
+
+@require_http_methods(["POST"])
+def direct(request: HttpRequest) -> HttpResponse:
+    """Start (or go back to) a direct conversation with the people named."""
+    if not isinstance(request.user, User):
+        return redirect(f"{reverse('accounts:login')}?{urlencode({'next': reverse('chat:index')})}")
+    form = DirectForm(request.POST, auto_id="direct_%s")
+    if form.is_valid():
+        try:
+            room = services.direct_open(person=request.user, names=form.names())
+        except services.Refused as refusal:
+            form.add_error("people", refusal.detail)
+        else:
+            return redirect("chat:room", room_id=room.pk)
+    return _front_page(
+        request, JoinForm(initial={"name": request.user.name}), direct=form, status=400
     )
 
 

@@ -303,6 +303,8 @@ CHAT_CATCH_UP_MAX = 500
 CHAT_RESYNC_MAX = 1000
 # Different emoji one message can carry.
 CHAT_REACTIONS_PER_MESSAGE_MAX = 20
+# People in one direct conversation, its starter included.
+CHAT_DIRECT_MAX_PEOPLE = 8
 # Typing is not relayed in rooms with more people here than this: it would be noise.
 CHAT_TYPING_MAX_PEOPLE = 100
 # Frames queued for a client that has stopped reading, beyond what the server's transport

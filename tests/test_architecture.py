@@ -39,7 +39,7 @@ def test_only_the_realtime_layer_imports_the_channel_layer():
     assert reaching and all(name.startswith("realtime/") for name in reaching), reaching
 
 
-@pytest.mark.parametrize("call", ["announce", "notify_person"])
+@pytest.mark.parametrize("call", ["announce", "notify_person", "restrict"])
 def test_only_services_announce_changes_to_a_room_or_hint_them_to_a_person(call):
     announcing = [
         name

@@ -135,7 +135,13 @@ def test_the_room_page_hands_its_script_the_latest_fifty_messages_oldest_first(
 def test_the_room_page_hands_its_script_what_it_needs_as_json(client_for, user_factory, busy_room):
     me = user_factory("Me")
     config = room_config(client_for(me).get(reverse("chat:room", args=[busy_room.pk])))
-    assert config["room"] == {"id": busy_room.pk, "name": "Busy", "epoch": busy_room.epoch}
+    assert config["room"] == {
+        "id": busy_room.pk,
+        "name": "Busy",
+        "epoch": busy_room.epoch,
+        "private": False,
+        "direct": False,
+    }
     assert config["me"] == {"id": me.pk, "name": "Me", "moderates": False}
     assert (config["firstSeq"], config["lastSeq"], config["hasOlder"]) == (51, 100, True)
     assert config["lastReadSeq"] == 100  # a newcomer: nothing there is new to them

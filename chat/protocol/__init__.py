@@ -5,8 +5,9 @@ with an example. Decoding raises `ProtocolError` with a machine-readable code, w
 consumer sends back as an error frame; the connection carries on.
 
 Frames of the room log (`message.created`, `message.edited`, `message.deleted`,
-`reaction.changed`) carry the room's number `seq` first: clients apply them in that order,
-and the hub orders and gap-fills them by it alone, blind to their kinds.
+`reaction.changed`, `room.changed`) carry the room's number `seq` first: clients apply
+them in that order, and the hub orders and gap-fills them by it alone, blind to their
+kinds.
 """
 
 from chat.protocol.base import (
@@ -51,6 +52,7 @@ from chat.protocol.reading import (
     RoomsNow,
     RoomSummary,
 )
+from chat.protocol.rooms import RoomChanged, RoomLeft
 from chat.protocol.sync import Ping, Pong, Reset, Sync, SyncResult
 
 __all__ = [
@@ -85,8 +87,10 @@ __all__ = [
     "ReplyPreview",
     "Reset",
     "RoomActivity",
+    "RoomChanged",
     "RoomEventFrame",
     "RoomJoined",
+    "RoomLeft",
     "RoomSummary",
     "RoomsNow",
     "SendMessage",

@@ -6,10 +6,11 @@ import msgspec
 
 from chat.protocol.messages import MessageCreated, MessageDeleted, MessageEdited
 from chat.protocol.reactions import ReactionChanged
+from chat.protocol.rooms import RoomChanged
 
 __all__ = ["RoomEventFrame", "decode_room_event"]
 
-RoomEventFrame = MessageCreated | MessageEdited | MessageDeleted | ReactionChanged
+RoomEventFrame = MessageCreated | MessageEdited | MessageDeleted | ReactionChanged | RoomChanged
 
 _room_event_decoder = msgspec.json.Decoder(RoomEventFrame)
 

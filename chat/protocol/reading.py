@@ -37,7 +37,7 @@ class RoomSummary(msgspec.Struct):
     """One of the person's rooms, for their room list. `unread` stops at 100 ("99+")."""
 
     id: int
-    name: str
+    name: str  # a direct conversation's: the other people's names
     private: bool
     role: str
     last_seq: int
@@ -47,6 +47,7 @@ class RoomSummary(msgspec.Struct):
     # The numbers of the unread messages that mention the person (at most 100).
     mentioned: list[int] = msgspec.field(default_factory=list)
     notify: NotifyLevel = "mentions"
+    direct: bool = False
 
 
 class RoomsNow(msgspec.Struct):

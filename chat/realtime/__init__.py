@@ -46,6 +46,7 @@ __all__ = [
     "fresh_context",
     "layer_answers",
     "notify_person",
+    "restrict",
     "room_group",
     "serving",
     "step_eagerly",
@@ -94,15 +95,31 @@ def announce(room_id: int, first_seq: int, frames: list[str], *, repeat: bool = 
         async_to_sync(get_channel_layer().group_send)(room_group(room_id), event.message())
 
 
-def notify_person(person_id: int, frame: str, *, watch: int | None = None) -> None:
+def notify_person(
+    person_id: int, frame: str, *, watch: int | None = None, leave: int | None = None
+) -> None:
     """Send an encoded hint to every socket of one person, in every process (with `watch`,
-    those sockets start following that room's activity). Should only be called from
-    services, on commit; it does not wait for the delivery, and a hint may be lost."""
+    those sockets start following that room's activity; with `leave`, they stop, and the
+    person's sockets in that room are closed). Should only be called from services, on
+    commit; it does not wait for the delivery, and a hint may be lost."""
     current = serving
     if current is not None and current.loop.is_running() and not current.loop.is_closed():
         current.loop.call_soon_threadsafe(
-            current.notify_person, person_id, frame, watch, context=fresh_context()
+            current.notify_person, person_id, frame, watch, leave, context=fresh_context()
         )
     else:
-        hint = envelope.PersonHint(frame, origin="", watch=watch)
+        hint = envelope.PersonHint(frame, origin="", watch=watch, leave=leave)
         async_to_sync(get_channel_layer().group_send)(person_group(person_id), hint.message())
+
+
+def restrict(room_id: int, members: list[int]) -> None:
+    """The room is private now: the sockets in it of anyone but `members` (and staff) are
+    closed with 4403, in every process. Should only be called from services, on commit."""
+    current = serving
+    if current is not None and current.loop.is_running() and not current.loop.is_closed():
+        current.loop.call_soon_threadsafe(
+            current.restrict, room_id, members, context=fresh_context()
+        )
+    else:
+        event = envelope.RoomRestricted(members, origin="")
+        async_to_sync(get_channel_layer().group_send)(room_group(room_id), event.message())

@@ -7,6 +7,7 @@ import msgspec
 ROOM_FRAMES = "room.frames"
 ROOM_EPHEMERA = "room.ephemera"
 PERSON_HINT = "person.hint"
+ROOM_RESTRICTED = "room.restricted"
 
 
 class RoomFrames(msgspec.Struct):
@@ -36,19 +37,33 @@ class RoomEphemera(msgspec.Struct):
 
 class PersonHint(msgspec.Struct):
     """A frame for every socket of one person; with `watch`, those sockets start receiving
-    that room's activity (the person joined it)."""
+    that room's activity (the person joined it); with `leave`, they stop, and those in that
+    room are closed (the person is no longer in it)."""
 
     frame: str
     origin: str
     watch: int | None = None
+    leave: int | None = None
 
     def message(self) -> dict:
         return {"type": PERSON_HINT, **msgspec.structs.asdict(self)}
 
 
-def read(message: dict) -> RoomFrames | RoomEphemera | PersonHint:
+class RoomRestricted(msgspec.Struct):
+    """The room is private now: only its members (and staff) may stay in it."""
+
+    members: list[int]
+    origin: str
+
+    def message(self) -> dict:
+        return {"type": ROOM_RESTRICTED, **msgspec.structs.asdict(self)}
+
+
+def read(message: dict) -> RoomFrames | RoomEphemera | PersonHint | RoomRestricted:
     """A layer message as its struct; what does not fit raises msgspec.ValidationError."""
     fields = {key: value for key, value in message.items() if key != "type"}
+    if message.get("type") == ROOM_RESTRICTED:
+        return msgspec.convert(fields, RoomRestricted)
     if message.get("type") == ROOM_EPHEMERA:
         return msgspec.convert(fields, RoomEphemera)
     if message.get("type") == PERSON_HINT:

@@ -84,6 +84,9 @@ class RoomHub:
         # Sockets in another room that show this one in their person's room list.
         self.watchers: dict[int, set[LocalSocket]] = {}
         self.people: dict[int, set[LocalSocket]] = {}  # person -> their sockets here
+        # Rooms found public while this process has sockets in them: anyone with a name may
+        # enter, so a reconnecting crowd costs no query each. A room made private leaves.
+        self.known_public: set[int] = set()
         self._person_streams = PersonStreams(
             self.layer, loop, self.origin, lambda pid, hint: self._receive_hint(pid, hint)
         )
@@ -153,6 +156,7 @@ class RoomHub:
             self.typing(room_id, socket.person, active=False)  # gone: not typing either
         if not sockets:
             del self.rooms[room_id]
+            self.known_public.discard(room_id)
             self._typing.pop(room_id, None)
             self._present.pop(room_id, None)
             timer = self._typing_timers.pop(room_id, None)
@@ -220,10 +224,13 @@ class RoomHub:
             del self.people[person_id]
             self._person_streams.unsubscribe(person_id)
 
-    def notify_person(self, person_id: int, frame: str, watch: int | None = None) -> None:
+    def notify_person(
+        self, person_id: int, frame: str, watch: int | None = None, leave: int | None = None
+    ) -> None:
         """A hint for every socket of the person, here and in other processes; with
-        `watch`, those sockets also start following that room's activity."""
-        hint = envelope.PersonHint(frame, self.origin, watch)
+        `watch`, those sockets also start following that room's activity; with `leave`,
+        they stop, and the person's sockets in that room are closed (4403)."""
+        hint = envelope.PersonHint(frame, self.origin, watch, leave)
         self._receive_hint(person_id, hint)
         if not self.local_only:
             self._person_streams.send(person_id, hint)
@@ -232,7 +239,38 @@ class RoomHub:
         for socket in tuple(self.people.get(person_id, ())):
             if hint.watch is not None:
                 self._watch(socket, {hint.watch})
+            if hint.leave is not None:
+                self.unwatch(socket, {hint.leave})
             socket.write(hint.frame)
+            if hint.leave is not None and socket.room_id == hint.leave:
+                socket.close_soon(protocol.CLOSE_FORBIDDEN)
+
+    def restrict(self, room_id: int, members: list[int]) -> None:
+        """The room is private now: close (4403) the sockets in it, here and in other
+        processes, of everyone but its members and staff."""
+        self._restrict(room_id, set(members))
+        if not self.local_only:
+            event = envelope.RoomRestricted(members, self.origin)
+
+            async def send() -> None:
+                try:
+                    await self.layer.group_send(room_group(room_id), event.message())
+                except Exception as exc:
+                    log.warning(
+                        "could not tell other processes a room is private now",
+                        extra={"room": room_id, "error": repr(exc)},
+                    )
+
+            task = self.loop.create_task(send(), context=fresh_context())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    def _restrict(self, room_id: int, members: set[int]) -> None:
+        self.known_public.discard(room_id)
+        for socket in tuple(self.rooms.get(room_id, ())):
+            if socket.staff or (socket.person is not None and socket.person[0] in members):
+                continue
+            socket.close_soon(protocol.CLOSE_FORBIDDEN)
 
     async def close(self) -> None:
         """Stop every room subscription and background task of this hub, and take this
@@ -409,6 +447,8 @@ class RoomHub:
                         continue
                     if isinstance(message, envelope.RoomEphemera):
                         self._receive_ephemera(room_id, message)
+                    elif isinstance(message, envelope.RoomRestricted):
+                        self._restrict(room_id, set(message.members))
                     elif isinstance(message, envelope.RoomFrames):
                         self._receive(
                             room_id,

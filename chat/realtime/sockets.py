@@ -67,6 +67,7 @@ class LocalSocket:
         "max_backlog",
         "person",
         "room_id",
+        "staff",
         "watching",
     )
 
@@ -77,12 +78,14 @@ class LocalSocket:
         max_backlog: int,
         connection_id: str | None = None,
         person: Person | None = None,
+        staff: bool = False,
         accepted: bool = True,
     ):
         self._send = send
         self.max_backlog = max_backlog
         self.connection_id = connection_id  # for logs: writes happen outside its task
         self.person = person  # whose socket it is, for who is here
+        self.staff = staff  # stays in a room made private without them
         self.room_id: int | None = None  # the room it is in, once the hub has it
         self.watching: set[int] = set()  # the person's other rooms, whose activity it gets
         # None while the client keeps up. Until the handshake is accepted, frames wait here

@@ -12,11 +12,15 @@ from chat.selectors.messages import (
 )
 from chat.selectors.rooms import (
     MAX_ID,
+    direct_titles,
     is_member,
     members_by_prefix,
     room_get,
+    room_invited_to,
     room_last_seq,
+    room_members,
     room_position,
+    room_title,
     rooms_recent,
 )
 from chat.selectors.unread import (
@@ -35,6 +39,7 @@ __all__ = [
     "UNREAD_CAP",
     "MyRoom",
     "catch_up",
+    "direct_titles",
     "is_member",
     "members_by_prefix",
     "message_state",
@@ -46,10 +51,13 @@ __all__ = [
     "room_events_after",
     "room_get",
     "room_ids_of",
+    "room_invited_to",
     "room_last_seq",
+    "room_members",
     "room_position",
     "room_summaries",
     "room_summary",
+    "room_title",
     "rooms_of",
     "rooms_recent",
     "unread_count",

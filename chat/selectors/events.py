@@ -50,13 +50,19 @@ def room_events_after(*, room_id: int, after_seq: int, up_to_seq: int) -> list[t
     ]
     for event in changes:
         frame_class = _MESSAGE_FRAMES.get(event.kind)
-        if frame_class is not None:
-            frame: protocol.Frame = frame_class(seq=event.seq, message=states[event.message_id])
-        elif event.message.deleted:
-            # A tombstone keeps no reactions: its old events say nobody, and name no one.
-            frame = reaction_changed(event.seq, event.message, {**event.payload, "people": []})
+        frame: protocol.Frame
+        if event.kind == RoomEvent.ROOM_CHANGED:
+            frame = protocol.RoomChanged(
+                seq=event.seq, name=event.payload["name"], private=event.payload["private"]
+            )
+        elif frame_class is not None:
+            frame = frame_class(seq=event.seq, message=states[event.message_id])
         else:
-            frame = reaction_changed(event.seq, event.message, event.payload)
+            message = event.message
+            assert message is not None  # every other kind is about a message
+            people = [] if message.deleted else event.payload["people"]
+            # A tombstone keeps no reactions: its old events say nobody, and name no one.
+            frame = reaction_changed(event.seq, message, {**event.payload, "people": people})
         frames.append((event.seq, protocol.encode(frame)))
     frames.sort(key=lambda pair: pair[0])
     return frames

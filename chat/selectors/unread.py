@@ -14,6 +14,7 @@ from django.db.models import F, QuerySet
 
 from chat import protocol
 from chat.models import Membership, Mention, Message, Room
+from chat.selectors.rooms import direct_titles
 
 UNREAD_CAP = 100
 MY_ROOMS_MAX = 200
@@ -40,6 +41,7 @@ class MyRoom:
     unread: int
     mentioned: list[int]  # the unread messages that mention the person, by number
     notify: str
+    title: str  # the room's name; a direct conversation's, the other people's names
 
     @property
     def unread_label(self) -> str:
@@ -58,7 +60,7 @@ def summary(mine: MyRoom) -> protocol.RoomSummary:
     room = mine.room
     return protocol.RoomSummary(
         id=room.pk,
-        name=room.name,
+        name=mine.title,
         private=room.private,
         role=mine.role,
         last_seq=room.last_seq,
@@ -67,6 +69,7 @@ def summary(mine: MyRoom) -> protocol.RoomSummary:
         active_at=room.last_message_at.isoformat() if room.last_message_at else None,
         mentioned=mine.mentioned,
         notify=mine.notify,  # type: ignore[arg-type]  # one of the model's choices
+        direct=room.direct,
     )
 
 
@@ -89,7 +92,10 @@ def room_summary(*, person_id: int, room_id: int) -> protocol.RoomSummary | None
         .order_by("seq")
         .values_list("seq", flat=True)[:UNREAD_CAP]
     )
-    return summary(_mine(membership, person_id, {room_id: mentioned}))
+    titles = (
+        direct_titles(room_ids=[room_id], viewer_id=person_id) if membership.room.direct else {}
+    )
+    return summary(_mine(membership, person_id, {room_id: mentioned}, titles))
 
 
 def unread_mentions(*, person_id: int) -> dict[int, list[int]]:
@@ -112,7 +118,12 @@ def unread_mentions(*, person_id: int) -> dict[int, list[int]]:
     return mentioned
 
 
-def _mine(membership: Membership, person_id: int, mentioned: dict[int, list[int]]) -> MyRoom:
+def _mine(
+    membership: Membership,
+    person_id: int,
+    mentioned: dict[int, list[int]],
+    titles: dict[int, str],
+) -> MyRoom:
     unread = 0
     if membership.last_read_seq < membership.room.last_seq:
         unread = unread_count(
@@ -125,15 +136,18 @@ def _mine(membership: Membership, person_id: int, mentioned: dict[int, list[int]
         unread=unread,
         mentioned=mentioned.get(membership.room_id, []) if unread else [],
         notify=membership.notify,
+        title=titles.get(membership.room_id, membership.room.name),
     )
 
 
 def rooms_of(*, person_id: int, limit: int = MY_ROOMS_MAX) -> list[MyRoom]:
     """The person's rooms, the most recently active first, each with its unread count."""
-    memberships = (
+    memberships = list(
         Membership.objects.filter(person_id=person_id)
         .select_related("room")
         .order_by(F("room__last_message_at").desc(nulls_last=True), "-room__created_at")[:limit]
     )
     mentioned = unread_mentions(person_id=person_id)
-    return [_mine(membership, person_id, mentioned) for membership in memberships]
+    direct = [m.room_id for m in memberships if m.room.direct]
+    titles = direct_titles(room_ids=direct, viewer_id=person_id) if direct else {}
+    return [_mine(membership, person_id, mentioned, titles) for membership in memberships]

@@ -3,10 +3,12 @@
 Only services call `realtime.announce`, and only from `transaction.on_commit`.
 """
 
+from chat.services.direct import direct_open
 from chat.services.edits import message_delete, message_edit
 from chat.services.log import (
     Forbidden,
     Gone,
+    NotAMember,
     NotFound,
     NotStored,
     OutcomeUnknown,
@@ -21,6 +23,16 @@ from chat.services.messages import (
     messages_import,
     messages_post_many,
 )
+from chat.services.owners import (
+    NameTakenByRoom,
+    invite_accept,
+    invite_renew,
+    invite_revoke,
+    member_remove,
+    member_role_set,
+    room_privacy_set,
+    room_rename,
+)
 from chat.services.reactions import TooManyReactions, reaction_add, reaction_remove
 from chat.services.rooms import NameTaken, guest_claim
 
@@ -28,6 +40,8 @@ __all__ = [
     "Forbidden",
     "Gone",
     "NameTaken",
+    "NameTakenByRoom",
+    "NotAMember",
     "NotFound",
     "NotStored",
     "OutcomeUnknown",
@@ -36,7 +50,13 @@ __all__ = [
     "Refused",
     "RoomNotFound",
     "TooManyReactions",
+    "direct_open",
     "guest_claim",
+    "invite_accept",
+    "invite_renew",
+    "invite_revoke",
+    "member_remove",
+    "member_role_set",
     "membership_join",
     "message_delete",
     "message_edit",
@@ -48,4 +68,6 @@ __all__ = [
     "reaction_remove",
     "read_mark",
     "room_join",
+    "room_privacy_set",
+    "room_rename",
 ]

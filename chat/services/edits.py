@@ -8,12 +8,13 @@ from __future__ import annotations
 from django.utils import timezone
 
 from chat import protocol
-from chat.access import moderates
+from chat.access import moderates, outsiders
 from chat.models import Mention, Message, Reaction, RoomEvent, User
 from chat.selectors import message_state, messages_with_state
 from chat.services.log import (
     Forbidden,
     Gone,
+    NotAMember,
     NotFound,
     in_transaction,
     lock_room,
@@ -23,9 +24,12 @@ from chat.services.log import (
 from chat.services.mentions import members_named, mentions_in, mentions_replace
 
 
-def message_to_change(room_id: int, seq: int) -> Message:
-    """The room's message numbered `seq`, read under the room's lock (see lock_room)."""
+def message_to_change(room_id: int, seq: int, person: User) -> Message:
+    """The room's message numbered `seq`, read under the room's lock (see lock_room), for
+    a change by `person` (NotAMember: a private room they are not in)."""
     lock_room(room_id)
+    if outsiders({(room_id, person)}):
+        raise NotAMember("You are not a member of this private room.")
     message = messages_with_state().filter(room_id=room_id, seq=seq).first()
     if message is None:
         raise NotFound("No message with that number in this room.")
@@ -45,7 +49,7 @@ def message_edit(
     it is now."""
 
     def write() -> protocol.WireMessage:
-        message = message_to_change(room_id, message_seq)
+        message = message_to_change(room_id, message_seq, editor)
         if message.sender_id != editor.pk:
             raise Forbidden("Only its sender can edit a message.")
         if message.deleted:
@@ -81,7 +85,7 @@ def message_delete(*, room_id: int, deleter: User, message_seq: int) -> protocol
     returns the tombstone."""
 
     def write() -> protocol.WireMessage:
-        message = message_to_change(room_id, message_seq)
+        message = message_to_change(room_id, message_seq, deleter)
         if message.sender_id != deleter.pk and not moderates(deleter, room_id):
             raise Forbidden("Only its sender or the room's moderators can delete a message.")
         if not message.deleted:

@@ -54,6 +54,10 @@ class Forbidden(Refused):
     code = "forbidden"
 
 
+class NotAMember(Forbidden):
+    """A change in a private room by someone not in it (any more): their socket closes."""
+
+
 class Gone(Refused):
     code = "gone"
 
@@ -102,8 +106,22 @@ def record_change(
 ) -> None:
     """Store a change to `message` as the room's event `seq`, and announce `frame` on
     commit (robust: a failing announcement is logged and must not make it look failed)."""
+    record_event(message.room_id, seq, kind, frame, message=message, payload=payload)
+
+
+def record_event(
+    room_id: int,
+    seq: int,
+    kind: str,
+    frame: protocol.Frame,
+    *,
+    message: Message | None = None,
+    payload: dict | None = None,
+) -> None:
+    """Store the room's event `seq` (about `message`, or the room itself) and announce
+    `frame` on commit."""
     RoomEvent.objects.create(
-        room_id=message.room_id, seq=seq, kind=kind, message=message, payload=payload or {}
+        room_id=room_id, seq=seq, kind=kind, message=message, payload=payload or {}
     )
     text = protocol.encode(frame)
-    transaction.on_commit(lambda: realtime.announce(message.room_id, seq, [text]), robust=True)
+    transaction.on_commit(lambda: realtime.announce(room_id, seq, [text]), robust=True)

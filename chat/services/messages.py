@@ -16,9 +16,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from chat import metrics, protocol, realtime
+from chat.access import outsiders
 from chat.models import Message, Room, User
 from chat.selectors import message_to_wire, messages_with_state, wire_messages
-from chat.services.log import NotFound, NotStored, OutcomeUnknown, RoomNotFound
+from chat.services.log import NotAMember, NotFound, NotStored, OutcomeUnknown, RoomNotFound
 from chat.services.mentions import members_named, mention_rows_for, mentions_in
 
 
@@ -148,9 +149,14 @@ def _store_posts(posts: list[Post]) -> list[PostResult | Exception]:
         ]
         for room_id, room_posts in by_room.items()
     }
-    last_seqs = _take_numbers(
+    numbers = _take_numbers(
         {room_id: len(room_posts) for room_id, room_posts in by_room.items()}, now
     )
+    last_seqs = {room_id: last_seq for room_id, (last_seq, _) in numbers.items()}
+    private = {room_id for room_id, (_, is_private) in numbers.items() if is_private}
+    if private:
+        for post in _outsiders_posts(by_room, unnumbered, last_seqs, private):
+            results[post.key] = NotAMember("You are not a member of this private room.")
     if originals:
         # Read again under the rooms' locks: an original deleted or edited meanwhile is
         # quoted as it now is.
@@ -219,9 +225,40 @@ def _originals(posts) -> dict[tuple[int, int], Message]:
     return originals
 
 
-def _take_numbers(counts: dict[int, int], now) -> dict[int, int]:
+def _outsiders_posts(
+    by_room: dict[int, list[Post]],
+    unnumbered: dict[int, list[Message]],
+    last_seqs: dict[int, int],
+    private: set[int],
+) -> list[Post]:
+    """Take out the posts to private rooms by people not in them (removed while their
+    socket was open), and give back the numbers taken for them: the rooms are locked by
+    this transaction, so the numbers after them are still unused. Returns those posts."""
+    refused = outsiders(
+        {(room_id, post.sender) for room_id in private for post in by_room[room_id]},
+        private=private,
+    )
+    taken_out: list[Post] = []
+    for room_id in private:
+        kept = [
+            (p, m)
+            for p, m in zip(by_room[room_id], unnumbered[room_id], strict=True)
+            if (room_id, p.sender.pk) not in refused
+        ]
+        out = len(by_room[room_id]) - len(kept)
+        if not out:
+            continue
+        taken_out.extend(p for p in by_room[room_id] if (room_id, p.sender.pk) in refused)
+        by_room[room_id] = [p for p, _ in kept]
+        unnumbered[room_id] = [m for _, m in kept]
+        Room.objects.filter(pk=room_id).update(last_seq=F("last_seq") - out)
+        last_seqs[room_id] -= out
+    return taken_out
+
+
+def _take_numbers(counts: dict[int, int], now) -> dict[int, tuple[int, bool]]:
     """Advance each room's counter by its count, in one statement; each room's new last
-    number (rooms that no longer exist are missing).
+    number and whether it is private (rooms that no longer exist are missing).
 
     The UPDATE locks the rooms' rows until commit, so concurrent writers take numbers one
     after another and a rolled-back write leaves no gap. One raw statement for all rooms:
@@ -235,12 +272,12 @@ def _take_numbers(counts: dict[int, int], now) -> dict[int, int]:
     table = Room._meta.db_table
     sql = (
         f"UPDATE {table} SET last_seq = last_seq + CASE id {increments} END, "
-        f"last_message_at = %s WHERE id IN ({in_list}) RETURNING id, last_seq"
+        f"last_message_at = %s WHERE id IN ({in_list}) RETURNING id, last_seq, private"
     )
     params = [value for room_id in room_ids for value in (room_id, counts[room_id])]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, now, *room_ids])
-        return dict(cursor.fetchall())
+        return {room_id: (last_seq, bool(private)) for room_id, last_seq, private in cursor}
 
 
 def _stored_by_client_id(posts: list[Post]) -> dict[tuple[int, int, str], protocol.WireMessage]:

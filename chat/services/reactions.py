@@ -37,7 +37,7 @@ def _react(
     state after the change."""
 
     def write() -> protocol.WireMessage:
-        message = message_to_change(room_id, message_seq)
+        message = message_to_change(room_id, message_seq, person)
         if message.deleted:
             raise Gone("That message has been deleted.")
         mine = Reaction.objects.filter(message=message, person=person, emoji=emoji)

@@ -6,6 +6,7 @@
  * @param {(message: object) => void} features.created   a message was stored
  * @param {(message: object) => void} features.changed   a message's newer state (edit, delete)
  * @param {(event: object) => void} features.reaction    who reacts with an emoji now
+ * @param {(event: object) => void} features.room        the room's name or privacy now
  */
 export function eventApplier(features) {
   const handlers = {
@@ -13,6 +14,7 @@ export function eventApplier(features) {
     "message.edited": (event) => features.changed(event.message),
     "message.deleted": (event) => features.changed(event.message),
     "reaction.changed": (event) => features.reaction(event),
+    "room.changed": (event) => features.room(event),
   };
   return (events) => {
     for (const event of events) {

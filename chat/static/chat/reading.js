@@ -170,6 +170,11 @@ export class ReadTracker {
     this.showTitle();
   }
 
+  renamed(title) {
+    this.title = title;
+    this.showTitle();
+  }
+
   /** The title counts everything new to the person: here, and in their other rooms. */
   showTitle() {
     const count = this.unread.size + this.elsewhere();

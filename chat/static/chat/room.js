@@ -605,7 +605,20 @@ const applyEvents = eventApplier({
     if (message.deleted) reader.deleted(message.seq);
   },
   reaction: (event) => store.react(event),
+  room: (event) => {
+    roomList.changedRoom(config.room.id, event);
+    if (!config.room.direct) showRoomName(event.name);
+  },
 });
+
+/** The room was renamed: everywhere the page names it. */
+function showRoomName(name) {
+  document.getElementById("room-name").textContent = name;
+  document.getElementById("room-start-name").textContent = name;
+  document.getElementById("log-region").setAttribute("aria-label", `Messages in ${name}`);
+  field.placeholder = `Message ${name}`;
+  reader.renamed(`${name} — Chat`);
+}
 
 /** The server cannot resume from the page's number: show its latest page afresh. */
 let reloading = null;

@@ -3,8 +3,9 @@
 // those mention the person. It starts from the page's
 // config and stays true from hints on the socket: another room's events (room.activity,
 // counted here by their number, each once), the read position moving in any tab
-// (read.now), a room joined elsewhere (room.joined); after a reconnect, or a gap in a
-// room's numbers, it reads the rooms afresh.
+// (read.now), a room joined elsewhere (room.joined) or left (room.left: removed from a
+// private one), a room renamed (room.changed); after a reconnect, or a gap in a room's
+// numbers, it reads the rooms afresh.
 
 const UNREAD_CAP = 100;
 const REFRESH_AFTER_MS = 300;
@@ -33,6 +34,7 @@ export class RoomList {
     if (frame.type === "room.activity") this.activity(frame.room_id, frame.event);
     else if (frame.type === "read.now") this.readNow(frame);
     else if (frame.type === "room.joined") this.joined(frame.room);
+    else if (frame.type === "room.left" && this.rooms.delete(frame.room_id)) this.render();
     else if (frame.type === "notify.now" && this.rooms.has(frame.room_id)) {
       this.rooms.get(frame.room_id).notify = frame.level;
     }
@@ -52,6 +54,7 @@ export class RoomList {
     if (!room || !Number.isInteger(event.seq) || event.seq <= room.last_seq) return;
     if (event.seq > room.last_seq + 1) this.refreshSoon(); // some went missing: read afresh
     room.last_seq = event.seq;
+    if (event.type === "room.changed") this.changedRoom(roomId, event);
     const message = event.message;
     const theirs = message && message.sender.id !== this.myId && message.seq > room.last_read_seq;
     if (event.type === "message.created") {
@@ -78,6 +81,15 @@ export class RoomList {
     room.mentioned = new Set(frame.mentioned ?? []);
     // Counted before events this page has already seen: read afresh to count them too.
     if ((frame.last_seq ?? room.last_seq) < room.last_seq) this.refreshSoon();
+    this.render();
+  }
+
+  /** A room was renamed or made private or public (a direct one keeps its people's names). */
+  changedRoom(roomId, event) {
+    const room = this.rooms.get(roomId);
+    if (!room) return;
+    if (!room.direct) room.name = event.name;
+    room.private = event.private;
     this.render();
   }
 

@@ -15,7 +15,7 @@ const CLOSE_RESTART = 1012; // the server is restarting: go to another worker at
 const CLOSE_TOO_MANY = 4429; // too many new sockets from this address: wait as told
 const CLOSE_FATAL = {
   4401: "Your session has ended. Join again from the front page.",
-  4403: "You are not a member of this room.",
+  4403: "You are not a member of this room (or no longer are).",
   4404: "This room no longer exists.",
 };
 // Errors after which the server wants the message again under the same id: nothing was
@@ -344,6 +344,7 @@ export class RoomConnection {
       case "room.activity":
       case "read.now":
       case "room.joined":
+      case "room.left":
       case "notify.now":
         this.onHint(frame); // the person's own stream: their rooms and what is read
         break;
