@@ -1,8 +1,9 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from chat import services
-from chat.models import Membership, Message, Room, User
+from chat.models import Membership, Message, Room, User, name_key
 
 
 @admin.register(User)
@@ -28,14 +29,52 @@ class MembershipInline(admin.TabularInline):
     raw_id_fields = ("person",)
 
 
+class RoomForm(forms.ModelForm):
+    class Meta:
+        model = Room
+        fields = ("name", "private")
+
+    def clean(self):
+        cleaned = super().clean()
+        room = self.instance
+        name, private = cleaned.get("name", room.name), cleaned.get("private", room.private)
+        if room.direct and (name != room.name or private != room.private):
+            raise forms.ValidationError("A direct conversation keeps no name and stays private.")
+        if not private and Room.objects.filter(key=name_key(name)).exclude(pk=room.pk).exists():
+            raise forms.ValidationError(
+                "A public room already has that name: rename this one, or keep it private."
+            )
+        return cleaned
+
+
 @admin.register(Room)
 class RoomAdmin(admin.ModelAdmin):
-    list_display = ("name", "private", "last_seq", "last_message_at", "created_at")
-    list_filter = ("private",)
+    form = RoomForm
+    list_display = ("__str__", "private", "direct", "last_seq", "last_message_at", "created_at")
+    list_filter = ("private", "direct")
     search_fields = ("name",)
-    readonly_fields = ("last_seq", "last_message_at", "created_at")
+    readonly_fields = ("direct", "last_seq", "last_message_at", "created_at")
     ordering = ("-last_message_at",)
     inlines = [MembershipInline]
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # A rename or a change of privacy is an event of the room's log, numbered and
+        # announced (and a room made private closes outsiders' sockets): the owners' way.
+        try:
+            if "name" in form.changed_data:
+                services.room_rename(person=request.user, room_id=obj.pk, name=obj.name)
+            if "private" in form.changed_data:
+                services.room_privacy_set(person=request.user, room_id=obj.pk, private=obj.private)
+        except services.Refused as refusal:
+            self.message_user(request, refusal.detail, level=messages.ERROR)
+
+    def save_formset(self, request, form, formset, change) -> None:
+        super().save_formset(request, form, formset, change)
+        for membership in formset.deleted_objects:
+            services.membership_ended(room_id=membership.room_id, person_id=membership.person_id)
 
 
 @admin.register(Message)

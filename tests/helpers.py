@@ -46,6 +46,8 @@ def apply_events(
     message's version sets who reacts with its emoji."""
     states = dict(states)
     for event in events:
+        if isinstance(event, protocol.RoomChanged):
+            continue  # about the room, not its messages
         if isinstance(event, protocol.ReactionChanged):
             current = states.get(event.message_seq)
             if current is None or event.seq <= current.version:

@@ -30,6 +30,7 @@ from chat.services.owners import (
     invite_revoke,
     member_remove,
     member_role_set,
+    membership_ended,
     room_privacy_set,
     room_rename,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "invite_revoke",
     "member_remove",
     "member_role_set",
+    "membership_ended",
     "membership_join",
     "message_delete",
     "message_edit",

@@ -160,9 +160,15 @@ def member_remove(*, person: User, room_id: int, member_id: int) -> None:
         if membership.role == Membership.OWNER:
             raise Refused("An owner is not removed: make them a member first.")
         membership.delete()
-        frame = protocol.encode(protocol.RoomLeft(room_id=room_id, reason="removed"))
-        transaction.on_commit(
-            lambda: realtime.notify_person(member_id, frame, leave=room_id), robust=True
-        )
+        membership_ended(room_id=room_id, person_id=member_id)
 
     in_transaction(write)
+
+
+def membership_ended(*, room_id: int, person_id: int) -> None:
+    """Someone's membership was deleted (here, or by staff in the admin): once committed,
+    their sockets in the room close and their other tabs drop it from their lists."""
+    frame = protocol.encode(protocol.RoomLeft(room_id=room_id, reason="removed"))
+    transaction.on_commit(
+        lambda: realtime.notify_person(person_id, frame, leave=room_id), robust=True
+    )
