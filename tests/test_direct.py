@@ -4,6 +4,8 @@ read or connect to it."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.test import Client
@@ -150,3 +152,22 @@ def test_a_guest_can_be_written_to_and_keeps_the_conversation_when_renamed(ana):
     room = services.direct_open(person=ana, names=["Wanderer"])
     services.guest_claim(name="Settled", current_user=guest)
     assert selectors.room_title(room, viewer_id=ana.pk) == "Settled"
+
+
+def test_everyone_in_a_new_conversation_is_told_of_it_by_the_name_they_call_it(
+    ana, bo, cy, monkeypatch
+):
+    told = {}
+    monkeypatch.setattr(
+        "chat.realtime.notify_person",
+        lambda person_id, frame, **where: told.setdefault(person_id, json.loads(frame)),
+    )
+    from django.test import TestCase
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        room = services.direct_open(person=ana, names=["Bo", "Cy"])
+    assert {pid: (f["type"], f["room"]["id"], f["room"]["name"]) for pid, f in told.items()} == {
+        ana.pk: ("room.joined", room.pk, "Bo, Cy"),
+        bo.pk: ("room.joined", room.pk, "Ana, Cy"),
+        cy.pk: ("room.joined", room.pk, "Ana, Bo"),
+    }

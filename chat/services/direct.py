@@ -44,7 +44,8 @@ def direct_open(*, person: User, names: list[str]) -> Room:
                 room.save()
         except IntegrityError:  # one of them started it a moment ago
             room = Room.objects.get(key=key)
-    for someone in people:
-        role = Membership.OWNER if someone.pk == person.pk else None
-        membership_join(room=room, person=someone, role=role)
+    with transaction.atomic():  # everyone is in it before anyone's tabs are told
+        for someone in people:
+            role = Membership.OWNER if someone.pk == person.pk else None
+            membership_join(room=room, person=someone, role=role)
     return room

@@ -43,12 +43,18 @@ def membership_join(*, room: Room, person: User, role: str | None = None) -> Mem
             )
     except IntegrityError:  # the same person's other tab, a moment ago
         return Membership.objects.get(room=room, person=person)
-    joined = selectors.room_summary(person_id=person.pk, room_id=room.pk)
-    if joined is not None:
-        # The person's open tabs list the room, and follow it, from now on.
-        frame = protocol.encode(protocol.RoomJoined(room=joined))
-        transaction.on_commit(lambda: realtime.notify_person(person.pk, frame, watch=room.pk))
+    # Read once committed: a direct conversation's name is its other people, who may be
+    # joining in the same transaction.
+    transaction.on_commit(lambda: _announce_joined(person.pk, room.pk), robust=True)
     return membership
+
+
+def _announce_joined(person_id: int, room_id: int) -> None:
+    """The person's open tabs list the room, and follow it, from now on."""
+    joined = selectors.room_summary(person_id=person_id, room_id=room_id)
+    if joined is not None:
+        frame = protocol.encode(protocol.RoomJoined(room=joined))
+        realtime.notify_person(person_id, frame, watch=room_id)
 
 
 def read_mark(*, person: User, room_id: int, seq: int) -> int | None:
