@@ -35,7 +35,7 @@ class RoomForm(forms.ModelForm):
         fields = ("name", "private")
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         room = self.instance
         name, private = cleaned.get("name", room.name), cleaned.get("private", room.private)
         if room.direct and (name != room.name or private != room.private):
