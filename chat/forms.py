@@ -38,6 +38,12 @@ class JoinForm(forms.Form):
     room = room_name_field()
 
 
+class GuestNameForm(forms.Form):
+    """An invitation taken by someone with no name yet: a guest's name is enough."""
+
+    name = name_field()
+
+
 class RenameForm(forms.Form):
     name = room_name_field(label="Name")
 

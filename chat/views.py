@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chat import access, metrics, protocol, ratelimit, realtime, selectors, services
-from chat.forms import DirectForm, JoinForm, RenameForm
+from chat.forms import DirectForm, GuestNameForm, JoinForm, RenameForm
 from chat.models import Membership, User, name_key
 
 log = logging.getLogger(__name__)
@@ -241,12 +241,6 @@ def room_settings(request: HttpRequest, room_id: int) -> HttpResponse:
     return redirect("chat:room_settings", room_id=room_id)
 
 
-class _GuestNameForm(JoinForm):
-    """An invitation taken by someone with no name yet: a guest's name is enough."""
-
-    room = None  # type: ignore[assignment]
-
-
 @require_http_methods(["GET", "POST"])
 def invite(request: HttpRequest, token: str) -> HttpResponse:
     """An invitation link: its room's name and a Join button (with a name field for someone
@@ -254,7 +248,7 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
     room = selectors.room_invited_to(token=token)
     if room is None:
         return render(request, "chat/invite.html", {"gone": True}, status=410)
-    form = _GuestNameForm(request.POST or None)
+    form = GuestNameForm(request.POST or None)
     if request.method == "POST":
         user = request.user
         if not isinstance(user, User):
