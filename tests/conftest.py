@@ -71,16 +71,17 @@ def room_factory(db) -> Callable[..., Room]:
     return make
 
 
+def logged_in(user: User | None) -> Client:
+    """A browser-like test client logged in as the given user (None: logged out)."""
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
 @pytest.fixture
 def client_for() -> Callable[[User], Client]:
-    """A browser-like test client logged in as the given user."""
-
-    def make(user: User) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
+    return logged_in
 
 
 def session_cookie_for(user: User) -> bytes:

@@ -5,12 +5,11 @@ staff, and to everyone else it does not exist."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from chat import access, protocol, services
 from chat.models import Membership, Room, User
-from tests.conftest import new_client_id
+from tests.conftest import logged_in, new_client_id
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,18 +51,11 @@ ALLOWED_IN_PRIVATE = {"owner", "member", "staff"}
 EVERYONE = ["owner", "member", "non-member", "guest", "logged-out", "staff"]
 
 
-def client_as(person: User | None) -> Client:
-    client = Client()
-    if person is not None:
-        client.force_login(person)
-    return client
-
-
 @pytest.mark.parametrize("who", EVERYONE)
 def test_the_room_page_of_a_private_room_opens_only_for_members_and_staff(
     people, private_room, who
 ):
-    response = client_as(people[who]).get(reverse("chat:room", args=[private_room.pk]))
+    response = logged_in(people[who]).get(reverse("chat:room", args=[private_room.pk]))
     if who in ALLOWED_IN_PRIVATE:
         assert response.status_code == 200
         assert "the plan" in response.content.decode()
@@ -77,7 +69,7 @@ def test_the_room_page_of_a_private_room_opens_only_for_members_and_staff(
 
 @pytest.mark.parametrize("who", EVERYONE)
 def test_the_history_of_a_private_room_is_read_only_by_members_and_staff(people, private_room, who):
-    response = client_as(people[who]).get(reverse("chat:room_messages", args=[private_room.pk]))
+    response = logged_in(people[who]).get(reverse("chat:room_messages", args=[private_room.pk]))
     if who in ALLOWED_IN_PRIVATE:
         assert response.status_code == 200 and "the plan" in response.content.decode()
     else:
@@ -87,13 +79,13 @@ def test_the_history_of_a_private_room_is_read_only_by_members_and_staff(people,
 
 @pytest.mark.parametrize("who", EVERYONE)
 def test_the_front_page_lists_a_private_room_only_to_members_and_staff(people, private_room, who):
-    page = client_as(people[who]).get("/").content.decode()
+    page = logged_in(people[who]).get("/").content.decode()
     assert (SECRET in page) == (who in ALLOWED_IN_PRIVATE)
 
 
 @pytest.mark.parametrize("who", EVERYONE)
 def test_a_public_room_opens_for_anyone_with_a_name(people, public_room, who):
-    response = client_as(people[who]).get(reverse("chat:room", args=[public_room.pk]))
+    response = logged_in(people[who]).get(reverse("chat:room", args=[public_room.pk]))
     if who == "logged-out":
         assert response.url == "/?room=Lobby"
     else:
@@ -102,7 +94,7 @@ def test_a_public_room_opens_for_anyone_with_a_name(people, public_room, who):
 
 
 def test_joining_by_the_name_of_a_private_room_makes_a_new_public_room(people, private_room):
-    client = client_as(people["non-member"])
+    client = logged_in(people["non-member"])
     response = client.post("/", {"name": "Outsider", "room": SECRET})
     room = Room.objects.get(pk=int(response.url.split("/")[2]))
     assert room.pk != private_room.pk and not room.private

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from chat import protocol, selectors, services
 from chat.models import Membership, Room, User
-from tests.conftest import new_client_id
+from tests.conftest import logged_in, new_client_id
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,12 +33,6 @@ def cy(account_factory) -> User:
     return account_factory("Cy")
 
 
-def client_as(person: User) -> Client:
-    client = Client()
-    client.force_login(person)
-    return client
-
-
 def test_a_direct_conversation_is_private_nameless_and_called_by_the_others_names(ana, bo, cy):
     room = services.direct_open(person=ana, names=["bo", "Cy"])
     assert (room.private, room.direct, room.name) == (True, True, "")
@@ -54,7 +48,7 @@ def test_a_direct_conversation_is_private_nameless_and_called_by_the_others_name
     }
     assert titles == {"Ana": "Bo, Cy", "Bo": "Ana, Cy", "Cy": "Ana, Bo"}
     assert [r.name for r in selectors.room_summaries(person_id=bo.pk)] == ["Ana, Cy"]
-    page = client_as(bo).get(reverse("chat:room", args=[room.pk])).content.decode()
+    page = logged_in(bo).get(reverse("chat:room", args=[room.pk])).content.decode()
     assert "<title>Ana, Cy — Chat</title>" in page
 
 
@@ -93,7 +87,7 @@ async def test_the_third_person_cannot_see_open_read_or_connect_to_it(ana, bo, c
         services.message_post(
             room_id=room.pk, sender=ana, text="just between us", client_id=new_client_id()
         )
-        third = client_as(cy)
+        third = logged_in(cy)
         return room, [
             third.get("/"),
             third.get(reverse("chat:room", args=[room.pk])),
@@ -136,7 +130,7 @@ def test_a_direct_conversation_keeps_its_people_and_its_privacy(ana, bo):
 
 
 def test_the_front_page_starts_one_and_says_what_went_wrong(ana, bo):
-    client = client_as(ana)
+    client = logged_in(ana)
     assert "Direct conversation" in client.get("/").content.decode()
     started = client.post(reverse("chat:direct"), {"people": "Bo"})
     room = Room.objects.get(direct=True)

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from chat import protocol, selectors, services
 from chat.models import Membership, Room, RoomEvent, User
-from tests.conftest import new_client_id
+from tests.conftest import logged_in, new_client_id
 from tests.helpers import capture_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,14 +40,8 @@ def room(people) -> Room:
     return room
 
 
-def client_as(person: User) -> Client:
-    client = Client()
-    client.force_login(person)
-    return client
-
-
 def settings_post(person: User, room: Room, **data) -> Client:
-    client = client_as(person)
+    client = logged_in(person)
     client.post(reverse("chat:room_settings", args=[room.pk]), data)
     return client
 
@@ -156,7 +150,7 @@ def test_an_invitation_link_lets_someone_in_and_a_new_link_revokes_the_old(peopl
     services.room_privacy_set(person=people["owner"], room_id=room.pk, private=True)
     old = services.invite_renew(person=people["owner"], room_id=room.pk)
     new = services.invite_renew(person=people["owner"], room_id=room.pk)
-    outsider = client_as(people["outsider"])
+    outsider = logged_in(people["outsider"])
     stale = outsider.get(reverse("chat:invite", args=[old]))
     assert stale.status_code == 410 and "Team" not in stale.content.decode()
     page = outsider.get(reverse("chat:invite", args=[new]))
@@ -180,10 +174,10 @@ def test_someone_with_no_name_yet_takes_an_invitation_as_a_guest(people, room):
 def test_a_link_turned_off_works_no_more_and_changes_nothing(people, room):
     token = services.invite_renew(person=people["owner"], room_id=room.pk)
     settings_post(people["owner"], room, action="uninvite")
-    response = client_as(people["outsider"]).post(reverse("chat:invite", args=[token]))
+    response = logged_in(people["outsider"]).post(reverse("chat:invite", args=[token]))
     assert response.status_code == 410
     assert not Membership.objects.filter(room=room, person=people["outsider"]).exists()
-    assert client_as(people["outsider"]).get("/invite/" + "x" * 500).status_code == 410
+    assert logged_in(people["outsider"]).get("/invite/" + "x" * 500).status_code == 410
 
 
 def test_members_who_do_not_own_the_room_cannot_make_links(people, room):
@@ -246,7 +240,7 @@ async def test_a_removed_member_is_told_their_sockets_close_and_the_room_leaves_
     # The other tab follows the room no more: its messages are not shown there.
     await database_sync_to_async(post)(room, people["owner"], "after you left")
     assert await other_tab.receive_nothing(timeout=0.3)
-    page = await database_sync_to_async(lambda: client_as(people["member"]).get(f"/r/{room.pk}/"))()
+    page = await database_sync_to_async(lambda: logged_in(people["member"]).get(f"/r/{room.pk}/"))()
     assert page.status_code == 404
     await other_tab.disconnect()
 
@@ -292,7 +286,7 @@ def test_owners_are_not_removed_and_public_rooms_have_no_removals(people, room):
 @pytest.mark.parametrize("who", ["owner", "member", "outsider", "staff", "logged-out"])
 def test_the_settings_page_shows_its_controls_only_to_owners_and_staff(people, room, who):
     services.room_privacy_set(person=people["owner"], room_id=room.pk, private=True)
-    client = Client() if who == "logged-out" else client_as(people[who])
+    client = Client() if who == "logged-out" else logged_in(people[who])
     response = client.get(reverse("chat:room_settings", args=[room.pk]))
     if who == "logged-out":
         assert response.url.startswith(reverse("accounts:login"))
@@ -309,7 +303,7 @@ def test_a_member_posting_owner_actions_changes_nothing(people, room):
     assert not Room.objects.get(pk=room.pk).private
     page = client.get(reverse("chat:room_settings", args=[room.pk])).content.decode()
     assert "Only the room&#x27;s owners can do that." in page
-    bad = client_as(people["owner"]).post(
+    bad = logged_in(people["owner"]).post(
         reverse("chat:room_settings", args=[room.pk]), {"action": "role", "member": "x"}
     )
     assert bad.status_code == 400
