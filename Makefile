@@ -29,6 +29,7 @@ install-test: $(BIN)/.installed-test
 ## Serve the site on the embedded defaults (SQLite, in-memory channel layer, one process).
 run: install
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --no-input
+	DJANGO_DEBUG=1 $(BIN)/python manage.py webpush_keys > /dev/null  # Web Push's key, made once
 	DJANGO_DEBUG=1 $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan on --ws-per-message-deflate false --reload --reload-dir chat --reload-dir config
 
 ## Production: $(WORKERS) uvicorn worker processes behind a proxy. Set DJANGO_DEBUG=0,

@@ -176,6 +176,8 @@ class Mention(models.Model):
     person = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mentions"
     )
+    # When the person was mentioned: with the message, or later by an edit.
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["message", "person"], name="mention_once")]
@@ -234,3 +236,33 @@ class RoomEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.seq} in {self.room_id}"
+
+
+class PushSubscription(models.Model):
+    """A browser's Web Push subscription: where to send a person's notifications when no
+    tab of theirs is open. One browser, one row: subscribing again moves it to whoever is
+    logged in there now."""
+
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions"
+    )
+    endpoint = models.URLField(max_length=2000, unique=True)
+    p256dh = models.CharField(max_length=128)  # the browser's public key, base64url
+    auth = models.CharField(max_length=64)  # the shared authentication secret, base64url
+    # A hash of the session that subscribed: logging out there stops its notifications.
+    session_hash = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"push for {self.person_id}"
+
+
+class PushCursor(models.Model):
+    """How far the push sender has looked: the last message and mention it considered. One
+    row; the worker that holds its lock is the one sending."""
+
+    message_id = models.PositiveBigIntegerField(default=0)
+    mention_id = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"push looked up to message {self.message_id}, mention {self.mention_id}"

@@ -15,9 +15,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from django.conf import settings
 from django.db import connection
 
-from chat import realtime
+from chat import push, realtime
 from chat.ratelimit import AsyncLimits
 from chat.realtime import RoomHub
 from chat.sqlite import start_checkpointer, stop_checkpointer
@@ -37,9 +38,14 @@ class Runtime:
         self.writer = BatchWriter(loop)
         self.limits = AsyncLimits(loop)
         self._checkpointing: str | None = None
+        self.push_sender: push.PushSender | None = None
 
     def start(self) -> None:
         realtime.serving = self.hub
+        key = push.vapid() if settings.CHAT_PUSH_SEND else None
+        if key is not None:
+            self.push_sender = push.PushSender(key)
+            self.push_sender.start()
         if connection.vendor == "sqlite":
             path = str(connection.settings_dict["NAME"])
             if start_checkpointer(path):
@@ -50,6 +56,9 @@ class Runtime:
             realtime.serving = None
         await self.hub.close()
         await self.writer.drain()
+        if self.push_sender is not None:
+            await asyncio.to_thread(self.push_sender.stop)
+            self.push_sender = None
         if self._checkpointing is not None:
             stop_checkpointer(self._checkpointing)
             self._checkpointing = None

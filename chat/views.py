@@ -1,6 +1,7 @@
 import asyncio
 import logging
 import math
+from pathlib import Path
 from urllib.parse import urlencode
 
 import msgspec
@@ -10,13 +11,16 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from chat import access, metrics, protocol, ratelimit, realtime, selectors, services
+from chat import access, metrics, protocol, push, ratelimit, realtime, selectors, services
 from chat.forms import DirectForm, GuestNameForm, JoinForm, RenameForm
 from chat.models import Membership, User, name_key
+from chat.services import push as push_services
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +146,13 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
         "historyUrl": reverse("chat:room_messages", args=[room.pk]),
         "membersUrl": reverse("chat:room_members", args=[room.pk]),
         "maxChars": settings.CHAT_MESSAGE_MAX_CHARS,
+        # Web Push, when this server has a VAPID key: the page subscribes with it.
+        "push": {
+            "key": push.public_key(),
+            "url": reverse("chat:push_subscriptions"),
+            "worker": reverse("chat:service_worker"),
+        },
+        "csrfToken": get_token(request),
     }
     return render(
         request,
@@ -372,3 +383,72 @@ def metrics_page(request: HttpRequest) -> HttpResponse:
     """Prometheus metrics (chat/metrics.py). Expose it to the scraper only, at the proxy."""
     body, content_type = metrics.exposition()
     return HttpResponse(body, content_type=content_type)
+
+
+@require_http_methods(["POST", "DELETE"])
+def push_subscriptions(request: HttpRequest) -> HttpResponse:
+    """This browser's Web Push subscription: POST keeps it for the person logged in (the
+    body is PushSubscription.toJSON()), DELETE with {endpoint} forgets it."""
+    user = request.user
+    if not isinstance(user, User):
+        return JsonResponse({"error": "not_authenticated"}, status=403)
+    try:
+        data = msgspec.json.decode(request.body)
+    except msgspec.DecodeError:
+        return JsonResponse(
+            {"error": "invalid_subscription", "detail": "Send the subscription as JSON."},
+            status=400,
+        )
+    if request.method == "DELETE":
+        endpoint = data.get("endpoint") if isinstance(data, dict) else None
+        if not isinstance(endpoint, str):
+            return JsonResponse(
+                {"error": "invalid_subscription", "detail": "Name the endpoint to forget."},
+                status=400,
+            )
+        push_services.subscription_delete(person=user, endpoint=endpoint)
+        return HttpResponse(status=204)
+    if push.public_key() is None:
+        return JsonResponse(
+            {"error": "push_off", "detail": "This server does not send Web Push."}, status=404
+        )
+    try:
+        created = push_services.subscription_save(
+            person=user, data=data, session_key=request.session.session_key
+        )
+    except push_services.InvalidSubscription as error:
+        return JsonResponse({"error": error.code, "detail": str(error)}, status=400)
+    return JsonResponse({"subscribed": True}, status=201 if created else 200)
+
+
+_WORKER = (Path(__file__).parent / "static" / "chat" / "sw.js").read_text()
+
+
+@require_GET
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """The service worker, from the site's root so that it may serve the whole site."""
+    response = HttpResponse(_WORKER, content_type="text/javascript; charset=utf-8")
+    # Browsers check for a new worker at least daily; a short cache keeps releases quick.
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+@require_GET
+def manifest(request: HttpRequest) -> HttpResponse:
+    """What makes the site an installable web app."""
+    icon = static("chat/icon.svg")
+    body = {
+        "name": "Chat",
+        "short_name": "Chat",
+        "start_url": reverse("chat:index"),
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#2456c9",
+        "icons": [
+            {"src": icon, "sizes": "any", "type": "image/svg+xml", "purpose": "any"},
+            {"src": static("chat/icon-192.png"), "sizes": "192x192", "type": "image/png"},
+            {"src": static("chat/icon-512.png"), "sizes": "512x512", "type": "image/png"},
+        ],
+    }
+    return JsonResponse(body, content_type="application/manifest+json")

@@ -284,6 +284,7 @@ CONTENT_SECURITY_POLICY = {
         "font-src": [SELF],
         "connect-src": [SELF],
         "manifest-src": [SELF],
+        "worker-src": [SELF],  # the service worker that shows Web Push notifications
         "object-src": [NONE],
         "base-uri": [NONE],
         "frame-ancestors": [NONE],
@@ -305,6 +306,20 @@ CHAT_RESYNC_MAX = 1000
 CHAT_REACTIONS_PER_MESSAGE_MAX = 20
 # People in one direct conversation, its starter included.
 CHAT_DIRECT_MAX_PEOPLE = 8
+
+# Web Push: on when a VAPID key is set, in the environment (one line of base64url, as
+# `manage.py webpush_keys` prints it) or in the key file that command writes.
+CHAT_VAPID_PRIVATE_KEY = env.str("CHAT_VAPID_PRIVATE_KEY", default="")
+CHAT_VAPID_KEY_FILE = VAR_DIR / "vapid_private_key"
+# Who push services contact about this server's notifications.
+CHAT_VAPID_SUBJECT = env.str("CHAT_VAPID_SUBJECT", default=f"mailto:{DEFAULT_FROM_EMAIL}")
+# A notification waits this long, and is not sent if its message was read or deleted.
+CHAT_PUSH_DELAY_SECONDS = env.float("CHAT_PUSH_DELAY_SECONDS", default=5.0)
+CHAT_PUSH_POLL_SECONDS = env.float("CHAT_PUSH_POLL_SECONDS", default=1.0)
+# Whether this process runs a sender (every worker may; they take turns by a row lock).
+CHAT_PUSH_SEND = env.bool("CHAT_PUSH_SEND", default=True)
+# Endpoints on plain http:// or private addresses: only for a test's own push service.
+CHAT_PUSH_ALLOW_INSECURE_ENDPOINTS = env.bool("CHAT_PUSH_ALLOW_INSECURE_ENDPOINTS", default=False)
 # Typing is not relayed in rooms with more people here than this: it would be noise.
 CHAT_TYPING_MAX_PEOPLE = 100
 # Frames queued for a client that has stopped reading, beyond what the server's transport

@@ -184,6 +184,13 @@ def _unhashed_static_files(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_web_push(settings, tmp_path):
+    """No test sends Web Push unless it sets up a key and its own push service."""
+    settings.CHAT_VAPID_PRIVATE_KEY = ""
+    settings.CHAT_VAPID_KEY_FILE = tmp_path / "no-vapid-key"
+
+
+@pytest.fixture(autouse=True)
 def _quick_password_hashes(settings):
     # The production hasher takes about 0.3 s per password on purpose; tests check logic.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

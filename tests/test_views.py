@@ -270,6 +270,7 @@ def test_every_page_carries_a_strict_content_security_policy(
             "font-src": "'self'",
             "connect-src": "'self'",
             "manifest-src": "'self'",
+            "worker-src": "'self'",
             "object-src": "'none'",
             "base-uri": "'none'",
             "frame-ancestors": "'none'",

@@ -40,6 +40,8 @@ def membership_join(*, room: Room, person: User, role: str | None = None) -> Mem
                 person=person,
                 role=role or Membership.MEMBER,
                 last_read_seq=room.last_seq,
+                # In a direct conversation every message is for you.
+                notify=Membership.NOTIFY_ALL if room.direct else Membership.NOTIFY_MENTIONS,
             )
     except IntegrityError:  # the same person's other tab, a moment ago
         return Membership.objects.get(room=room, person=person)

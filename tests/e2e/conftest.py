@@ -57,6 +57,7 @@ def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer
     env = server_env(var_dir, **UNLIMITED)  # every person in these tests is on 127.0.0.1
     manage(env, "migrate", "--no-input")
     manage(env, "collectstatic", "--no-input")
+    manage(env, "webpush_keys")  # as `make run` does: the site sends Web Push
     server = start_server(env, var_dir / "server.log")
     try:
         yield ChatServer(url=server.url, env=env)

@@ -5,6 +5,8 @@ nothing."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -109,3 +111,62 @@ def test_a_mention_in_another_room_is_notified_from_the_room_one_has_open(new_pe
     elsewhere.wait_for_function("() => window.__notifications.length === 1")
     (shown,) = notifications(elsewhere)
     assert shown["title"] == f"{unique('Ana')} mentioned you in {room_name}"
+
+
+def test_with_no_tab_in_front_the_service_worker_shows_a_push(new_person, unique, chat_server):
+    """Allowing notifications installs the service worker for the whole site (this headless
+    browser reaches no push service, so its subscription fails quietly); a push delivered to
+    the worker is shown only while no tab of the site is in front, as the server sent it."""
+    context = new_person(permissions=["notifications"])
+    page = join(context, unique("Bo"), unique("Pushed"))
+    panel = page.locator("#notify-panel")
+    expect(panel).to_have_attribute("data-push", "unavailable")
+    assert page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.scope)") == (
+        chat_server.url + "/"
+    )
+    devtools = context.new_cdp_session(page)
+    registrations: list[dict] = []
+    devtools.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: registrations.extend(event["registrations"]),
+    )
+    devtools.send("ServiceWorker.enable")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    while not registrations:  # DevTools reports the registration in an event of its own
+        page.wait_for_timeout(20)
+
+    def deliver(tag: str) -> None:
+        payload = {"title": f"Ana in {tag}", "body": "hello", "tag": tag, "url": "/"}
+        devtools.send(
+            "ServiceWorker.deliverPushMessage",
+            {
+                "origin": chat_server.url,
+                "registrationId": registrations[0]["registrationId"],
+                "data": json.dumps(payload),
+            },
+        )
+
+    def shown() -> list[list[str]]:
+        return page.evaluate(
+            "navigator.serviceWorker.ready.then(r => r.getNotifications())"
+            ".then(all => all.map(n => [n.title, n.body, n.tag]))"
+        )
+
+    # Playwright makes every page look focused; let this one be what a person would see.
+    devtools.send("Emulation.setFocusEmulationEnabled", {"enabled": False})
+    page.bring_to_front()
+    page.evaluate(
+        """() => { window.__heard = new Promise((resolve) =>
+            navigator.serviceWorker.addEventListener("message", (e) => resolve(e.data))); }"""
+    )
+    deliver("chat-in-front")
+    assert page.evaluate("window.__heard") == {"type": "push.in-front", "tag": "chat-in-front"}
+    assert shown() == []
+
+    context.new_page().bring_to_front()
+    deliver("chat-behind")
+    page.wait_for_function(
+        "() => navigator.serviceWorker.ready.then(r => r.getNotifications())"
+        ".then(all => all.length > 0)"
+    )
+    assert shown() == [["Ana in chat-behind", "hello", "chat-behind"]]

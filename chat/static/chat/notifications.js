@@ -2,7 +2,9 @@
 // nothing; while this tab is hidden, what they chose is shown as a browser notification,
 // for this room and their other rooms alike. The browser's permission is asked only from
 // a button, never on load. Each notification is tagged with its message, so the person's
-// several tabs show it once.
+// several tabs show it once. Once allowed, the browser is also subscribed to Web Push (when
+// the server has a VAPID key), so that the person hears of what they chose with every tab
+// closed; the service worker's notification carries the same tag as the tab's.
 
 const LEVELS = { all: "All messages", mentions: "Mentions only", none: "Nothing" };
 const BODY_MAX_CHARS = 140;
@@ -12,7 +14,8 @@ export class Notifier {
    * @param {{button: HTMLButtonElement, panel: HTMLElement, myId: number, roomId: number,
    *          level: string, setLevel: (level: string) => boolean,
    *          roomName: (roomId: number) => string|null,
-   *          levelOf: (roomId: number) => string}} options
+   *          levelOf: (roomId: number) => string,
+   *          push: {key: string|null, url: string, worker: string}, csrfToken: string}} options
    */
   constructor(options) {
     Object.assign(this, options);
@@ -34,9 +37,45 @@ export class Notifier {
       if (!("Notification" in window)) return;
       await Notification.requestPermission();
       this.showPermission();
+      this.subscribe();
     });
     this.showLevel(this.level);
     this.showPermission();
+    // Every visit renews it: a subscription the push service replaced, or this browser now
+    // used by someone else, is then the server's to know.
+    this.subscribe();
+  }
+
+  /** Subscribe this browser to Web Push, if the server sends it and the person allowed
+   * notifications; the tab's own notifications work without it. */
+  async subscribe() {
+    const push = this.push;
+    if (!push?.key || !("serviceWorker" in navigator) || !("PushManager" in window)) return;
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    try {
+      const registration = await navigator.serviceWorker.register(push.worker, { scope: "/" });
+      await navigator.serviceWorker.ready;
+      const key = fromBase64Url(push.key);
+      let subscription = await registration.pushManager.getSubscription();
+      if (subscription && !sameBytes(subscription.options.applicationServerKey, key)) {
+        await subscription.unsubscribe(); // the server has a new key: the old one is useless
+        subscription = null;
+      }
+      subscription ??= await registration.pushManager.subscribe({
+        userVisibleOnly: true,
+        applicationServerKey: key,
+      });
+      const response = await fetch(push.url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": this.csrfToken },
+        body: JSON.stringify(subscription.toJSON()),
+      });
+      this.panel.dataset.push = response.ok ? "on" : "refused";
+    } catch (error) {
+      // No push service reachable from this browser: say so quietly and carry on.
+      this.panel.dataset.push = "unavailable";
+      console.info("Web Push is not available in this browser:", error.message);
+    }
   }
 
   toggle(open = this.panel.hidden) {
@@ -85,4 +124,15 @@ export class Notifier {
       notification.close();
     });
   }
+}
+
+function fromBase64Url(text) {
+  const base64 = text.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(text.length / 4) * 4, "=");
+  return Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
+}
+
+function sameBytes(buffer, bytes) {
+  if (!buffer) return false;
+  const other = new Uint8Array(buffer);
+  return other.length === bytes.length && other.every((byte, i) => byte === bytes[i]);
 }

@@ -736,6 +736,8 @@ const notifier = new Notifier({
   setLevel: (level) => connection.sendEphemeral({ type: "notify.set", level }),
   roomName: (roomId) => roomList.name(roomId),
   levelOf: (roomId) => roomList.notifyLevel(roomId),
+  push: config.push,
+  csrfToken: config.csrfToken,
 });
 reader = new ReadTracker({
   log,
