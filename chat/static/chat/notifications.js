@@ -8,6 +8,7 @@
 
 const LEVELS = { all: "All messages", mentions: "Mentions only", none: "Nothing" };
 const BODY_MAX_CHARS = 140;
+let renewedThisPage = false; // once per page, not on every switch of rooms
 
 export class Notifier {
   /**
@@ -43,7 +44,8 @@ export class Notifier {
     this.showPermission();
     // Every visit renews it: a subscription the push service replaced, or this browser now
     // used by someone else, is then the server's to know.
-    this.subscribe();
+    if (!renewedThisPage) this.subscribe();
+    renewedThisPage = true;
   }
 
   /** Subscribe this browser to Web Push, if the server sends it and the person allowed

@@ -2,7 +2,8 @@
 // update from the server is the whole list (each person once, however many tabs).
 
 export class PresenceButton {
-  constructor(button, list, myId) {
+  /** `signal` ends its listeners outside the room (the page switched rooms). */
+  constructor(button, list, myId, signal) {
     this.button = button;
     this.list = list;
     this.myId = myId;
@@ -17,7 +18,7 @@ export class PresenceButton {
       if (!this.list.hidden && !this.list.contains(event.target) && !this.button.contains(event.target)) {
         this.toggle(false);
       }
-    });
+    }, { signal });
   }
 
   show(people) {

@@ -49,7 +49,8 @@ export function reactionsRow(message, myId) {
  * the button that asked for it, sends the choice to `onPick`, and gives focus back.
  */
 export class ReactionPicker {
-  constructor(onPick) {
+  /** `signal` ends it with the room: the picker leaves the page. */
+  constructor(onPick, signal) {
     this.onPick = onPick;
     this.opener = null;
     this.messageSeq = null;
@@ -99,7 +100,8 @@ export class ReactionPicker {
     });
     document.addEventListener("pointerdown", (event) => {
       if (!dialog.hidden && !dialog.contains(event.target) && event.target !== this.opener) this.close();
-    });
+    }, { signal });
+    signal?.addEventListener("abort", () => dialog.remove());
     this.dialog = dialog;
     this.input = input;
     document.body.append(dialog);

@@ -34,11 +34,16 @@ export class ReadTracker {
     }).observe(this.log, { childList: true });
     for (const node of this.log.querySelectorAll(".msg")) this.track(node);
     const recheck = () => this.readWhatIsOnScreen();
-    document.addEventListener("visibilitychange", recheck);
-    window.addEventListener("focus", recheck);
-    window.addEventListener("blur", () => this.showTitle());
+    const { signal } = options; // the room is left: the page switched rooms
+    document.addEventListener("visibilitychange", recheck, { signal });
+    window.addEventListener("focus", recheck, { signal });
+    window.addEventListener("blur", () => this.showTitle(), { signal });
     // Leaving the page must not lose what was just read (the report waits a moment).
-    window.addEventListener("pagehide", () => this.report());
+    window.addEventListener("pagehide", () => this.report(), { signal });
+    signal?.addEventListener("abort", () => {
+      this.report(); // and neither must leaving the room
+      this.visibility.disconnect();
+    });
   }
 
   /** The person is looking at this tab now. */

@@ -13,7 +13,11 @@ import { RoomList } from "./rooms.js";
 import { Outbox, RoomConnection, browserStorage } from "./socket.js";
 import { TypingLine, TypingNotifier } from "./typing.js";
 
-const config = JSON.parse(document.getElementById("chat-config").textContent);
+/** Open the room whose page is in the document (its config and `.room` element): returns
+ * a handle whose close() leaves it, so the page can switch rooms without reloading. */
+function openRoom(config) {
+const leaving = new AbortController();
+const { signal } = leaving;
 const scroller = document.getElementById("scroller");
 const log = document.getElementById("log");
 const logRegion = document.getElementById("log-region");
@@ -373,7 +377,7 @@ function toggleReaction(seq, emoji) {
     .catch((error) => announceFailure("Reacting", error));
 }
 
-const picker = new ReactionPicker(toggleReaction);
+const picker = new ReactionPicker(toggleReaction, signal);
 
 function deleteMessage(message) {
   if (!window.confirm("Delete this message for everyone? This cannot be undone.")) return;
@@ -590,6 +594,7 @@ const presence = new PresenceButton(
   document.getElementById("presence"),
   document.getElementById("presence-list"),
   config.me.id,
+  signal,
 );
 const typingNotifier = new TypingNotifier((frame) => connection.sendEphemeral(frame));
 
@@ -690,43 +695,13 @@ const connection = new RoomConnection({
 // Another tab of this room sent, or was acknowledged for, a message of this outbox.
 window.addEventListener("storage", (event) => {
   if (event.key === outboxKey) connection.outboxChanged();
-});
+}, { signal });
 
 for (const message of config.messages) log.append(store.build(message));
-const roomsNav = document.getElementById("room-list");
 const roomsToggle = document.getElementById("rooms-toggle");
-const roomsToggleBadge = document.getElementById("rooms-toggle-badge");
-const roomList = new RoomList({
-  list: document.getElementById("room-list-items"),
-  rooms: config.rooms,
-  currentId: config.room.id,
-  myId: config.me.id,
-  url: config.roomsUrl,
-  changed() {
-    reader?.showTitle();
-    // On a phone the list hides behind a button, which counts what is new elsewhere.
-    const total = this.total(); // `this`: the list (called as its own method)
-    roomsToggleBadge.hidden = total === 0;
-    roomsToggleBadge.textContent = total > 99 ? "99+" : String(total);
-    roomsToggle.setAttribute("aria-label", total ? `Rooms, ${roomsToggleBadge.textContent} unread` : "Rooms");
-  },
-});
-function showRooms(open) {
-  roomsNav.classList.toggle("room-list--open", open);
-  roomsToggle.setAttribute("aria-expanded", String(open));
-  if (open) roomsNav.querySelector("a")?.focus();
-}
 roomsToggle.addEventListener("click", () => showRooms(!roomsNav.classList.contains("room-list--open")));
-document.getElementById("rooms-close").addEventListener("click", () => {
-  showRooms(false);
-  roomsToggle.focus();
-});
-roomsNav.addEventListener("keydown", (event) => {
-  if (event.key === "Escape" && roomsNav.classList.contains("room-list--open")) {
-    showRooms(false);
-    roomsToggle.focus();
-  }
-});
+roomList.currentId = config.room.id;
+roomList.render();
 const notifier = new Notifier({
   button: document.getElementById("notify-button"),
   panel: document.getElementById("notify-panel"),
@@ -747,6 +722,7 @@ reader = new ReadTracker({
   title: document.title,
   send: (frame) => connection.sendEphemeral(frame),
   elsewhere: () => roomList.total(),
+  signal,
 });
 regroup();
 keepATabStop();
@@ -768,7 +744,7 @@ scroller.addEventListener("scroll", () => {
 newMessagesButton.addEventListener("click", scrollToBottom);
 loadOlderButton.addEventListener("click", loadOlder);
 reconnectButton.addEventListener("click", () => connection.reconnectNow());
-window.addEventListener("online", () => connection.reconnectNow());
+window.addEventListener("online", () => connection.reconnectNow(), { signal });
 const olderObserver = new IntersectionObserver(
   (entries) => {
     if (entries.some((entry) => entry.isIntersecting)) loadOlder();
@@ -779,3 +755,109 @@ olderObserver.observe(loadOlderButton);
 
 connection.connect();
 field.focus();
+
+return {
+  config,
+  get reader() {
+    return reader;
+  },
+  close() {
+    typingNotifier.stop();
+    leaving.abort(); // what was read here is reported on the way out
+    olderObserver.disconnect();
+    connection.close();
+  },
+};
+}
+
+
+// The person's rooms beside the room, kept across switches: the list stays on the page
+// (and live) while the room beside it changes.
+const roomsNav = document.getElementById("room-list");
+const firstConfig = JSON.parse(document.getElementById("chat-config").textContent);
+let current = null; // the open room
+
+const roomList = new RoomList({
+  list: document.getElementById("room-list-items"),
+  rooms: firstConfig.rooms,
+  currentId: firstConfig.room.id,
+  myId: firstConfig.me.id,
+  url: firstConfig.roomsUrl,
+  changed() {
+    current?.reader?.showTitle();
+    // On a phone the list hides behind a button, which counts what is new elsewhere.
+    const total = this.total(); // `this`: the list (called as its own method)
+    const toggle = document.getElementById("rooms-toggle");
+    const badge = document.getElementById("rooms-toggle-badge");
+    badge.hidden = total === 0;
+    badge.textContent = total > 99 ? "99+" : String(total);
+    toggle.setAttribute("aria-label", total ? `Rooms, ${badge.textContent} unread` : "Rooms");
+  },
+});
+
+function showRooms(open) {
+  roomsNav.classList.toggle("room-list--open", open);
+  document.getElementById("rooms-toggle").setAttribute("aria-expanded", String(open));
+  if (open) roomsNav.querySelector("a")?.focus();
+}
+document.getElementById("rooms-close").addEventListener("click", () => {
+  showRooms(false);
+  document.getElementById("rooms-toggle").focus();
+});
+roomsNav.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && roomsNav.classList.contains("room-list--open")) {
+    showRooms(false);
+    document.getElementById("rooms-toggle").focus();
+  }
+});
+
+const ROOM_PATH = /^\/r\/(\d+)\/$/;
+
+/** Show another room in place: its page is fetched, and only the room beside the list is
+ * replaced. Anything but a room page (a log-in, an error) is left to the browser. */
+async function switchRoom(url, { remember = true } = {}) {
+  let next;
+  try {
+    const response = await fetch(url, { headers: { Accept: "text/html" } });
+    if (!response.ok || response.redirected) throw new Error(`room page: ${response.status}`);
+    next = new DOMParser().parseFromString(await response.text(), "text/html");
+  } catch (error) {
+    location.assign(url);
+    return;
+  }
+  const nextConfig = JSON.parse(next.getElementById("chat-config").textContent);
+  current.close();
+  current = null;
+  document.getElementById("chat-config").textContent = JSON.stringify(nextConfig);
+  document.querySelector(".room").replaceWith(document.adoptNode(next.querySelector(".room")));
+  document.title = next.title;
+  if (remember) history.pushState({ roomId: nextConfig.room.id }, "", url);
+  showRooms(false);
+  current = openRoom(nextConfig);
+}
+
+let switching = null;
+function openFromList(url, options) {
+  switching ??= switchRoom(url, options).finally(() => {
+    switching = null;
+  });
+}
+
+roomsNav.addEventListener("click", (event) => {
+  const link = event.target.closest("a[href]");
+  if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  const url = new URL(link.href);
+  const match = url.origin === location.origin && ROOM_PATH.exec(url.pathname);
+  if (!match) return; // "All rooms", say
+  event.preventDefault();
+  if (Number(match[1]) === current?.config.room.id) showRooms(false);
+  else openFromList(url.href);
+});
+window.addEventListener("popstate", () => {
+  const match = ROOM_PATH.exec(location.pathname);
+  if (match && Number(match[1]) !== current?.config.room.id) {
+    openFromList(location.href, { remember: false });
+  }
+});
+
+current = openRoom(firstConfig);

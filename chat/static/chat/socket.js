@@ -201,6 +201,18 @@ export class RoomConnection {
     });
   }
 
+  /** Leave the room for good: the page has switched to another. */
+  close() {
+    this.closedForGood = true;
+    for (const timer of [this.reconnectTimer, this.gapTimer, this.syncTimer, this.resendTimer]) {
+      clearTimeout(timer);
+    }
+    clearInterval(this.pingTimer);
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close(1000);
+  }
+
   /** Reconnect now, skipping the rest of the backoff wait. */
   reconnectNow() {
     if (!this.socket) this.connect();
