@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from chat import services
-from chat.models import Membership, Message, Room, User, name_key
+from chat.models import Membership, Message, PushSubscription, Room, User, name_key
 
 
 @admin.register(User)
@@ -119,3 +119,23 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description="text")
     def short_text(self, message: Message) -> str:
         return message.text if len(message.text) <= 80 else message.text[:79] + "…"
+
+
+@admin.register(PushSubscription)
+class PushSubscriptionAdmin(admin.ModelAdmin):
+    """The browsers that receive Web Push: to see who has them, and to stop one (delete)."""
+
+    list_display = ("person", "push_service", "created_at")
+    search_fields = ("person__username", "person__display_name")
+    readonly_fields = ("person", "endpoint", "created_at")
+    exclude = ("p256dh", "auth", "session_hash")
+
+    @admin.display(description="push service")
+    def push_service(self, subscription: PushSubscription) -> str:
+        return subscription.endpoint.split("/")[2] if "//" in subscription.endpoint else "?"
+
+    def has_add_permission(self, request) -> bool:
+        return False  # only a browser can subscribe itself
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -557,3 +557,16 @@ def test_nothing_to_do_when_nobody_subscribed(room, people, push_service):
     assert push_services.pushes_due().pushes == []
     assert PushCursor.objects.get().message_id == Message.objects.latest("id").id
     assert PushCursor.objects.get().mention_id == Mention.objects.latest("id").id
+
+
+def test_staff_see_and_stop_subscriptions_in_the_admin(admin_client, people, browser_keys):
+    subscribe_page(logged_in(people["Bo"]), browser_keys)
+    listing = admin_client.get(reverse("admin:chat_pushsubscription_changelist"))
+    assert listing.status_code == 200
+    assert b"127.0.0.1" in listing.content
+    assert browser_keys["keys"]["auth"].encode() not in listing.content
+    subscription = PushSubscription.objects.get()
+    admin_client.post(
+        reverse("admin:chat_pushsubscription_delete", args=[subscription.pk]), {"post": "yes"}
+    )
+    assert not PushSubscription.objects.exists()
