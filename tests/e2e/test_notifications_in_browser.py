@@ -121,6 +121,11 @@ def test_with_no_tab_in_front_the_service_worker_shows_a_push(new_person, unique
     page = join(context, unique("Bo"), unique("Pushed"))
     panel = page.locator("#notify-panel")
     expect(panel).to_have_attribute("data-push", "unavailable")
+    page.locator("#notify-button").click()
+    expect(panel.locator("[data-permission-note]")).to_have_text(
+        "You are notified while a tab of the site is open."
+    )
+    page.keyboard.press("Escape")
     assert page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.scope)") == (
         chat_server.url + "/"
     )

@@ -72,12 +72,21 @@ export class Notifier {
         headers: { "Content-Type": "application/json", "X-CSRFToken": this.csrfToken },
         body: JSON.stringify(subscription.toJSON()),
       });
-      this.panel.dataset.push = response.ok ? "on" : "refused";
+      this.showPush(response.ok ? "on" : "refused");
     } catch (error) {
       // No push service reachable from this browser: say so quietly and carry on.
-      this.panel.dataset.push = "unavailable";
+      this.showPush("unavailable");
       console.info("Web Push is not available in this browser:", error.message);
     }
+  }
+
+  showPush(state) {
+    this.panel.dataset.push = state;
+    this.permissionNote.hidden = false;
+    this.permissionNote.textContent =
+      state === "on"
+        ? "You are notified here, and on this device when the site is closed."
+        : "You are notified while a tab of the site is open.";
   }
 
   toggle(open = this.panel.hidden) {
