@@ -20,6 +20,7 @@ from accounts import services
 from accounts.forms import AccountForm, LoginForm, SignUpForm
 from chat.models import User
 from chat.services import NameTaken
+from chat.services.push import BROWSER_TOKEN_SESSION_KEY, subscriptions_end_elsewhere
 
 
 def _next_url(request: HttpRequest, default: str) -> str:
@@ -119,6 +120,9 @@ def account(request: HttpRequest) -> HttpResponse:
             password.save()
             # This browser stays logged in; every other session of the account ends.
             update_session_auth_hash(request, password.user)
+            subscriptions_end_elsewhere(
+                person_id=user.pk, browser_token=request.session.get(BROWSER_TOKEN_SESSION_KEY)
+            )
             messages.success(request, "Your password is changed.")
             return redirect("accounts:account")
     # The page opens on the name, not on the password form below it.
@@ -140,6 +144,11 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_valid(self, form):
+        # Every session of the account ends with a reset: so does every browser's push.
+        subscriptions_end_elsewhere(person_id=form.user.pk, browser_token=None)
+        return super().form_valid(form)
 
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):

@@ -128,7 +128,7 @@ class PushSubscriptionAdmin(admin.ModelAdmin):
     list_display = ("person", "push_service", "created_at")
     search_fields = ("person__username", "person__display_name")
     readonly_fields = ("person", "endpoint", "created_at")
-    exclude = ("p256dh", "auth", "session_hash")
+    exclude = ("p256dh", "auth", "browser_hash")
 
     @admin.display(description="push service")
     def push_service(self, subscription: PushSubscription) -> str:

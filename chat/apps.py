@@ -12,7 +12,8 @@ class ChatConfig(AppConfig):
 
 
 def _stop_pushes_to_this_browser(sender, request, user, **kwargs) -> None:
-    from chat.services.push import subscriptions_logged_out
+    from chat.services.push import BROWSER_TOKEN_SESSION_KEY, subscriptions_logged_out
 
     if user is not None and request is not None:
-        subscriptions_logged_out(person_id=user.pk, session_key=request.session.session_key)
+        token = request.session.get(BROWSER_TOKEN_SESSION_KEY)
+        subscriptions_logged_out(person_id=user.pk, browser_token=token)

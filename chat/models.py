@@ -249,9 +249,12 @@ class PushSubscription(models.Model):
     endpoint = models.URLField(max_length=2000, unique=True)
     p256dh = models.CharField(max_length=128)  # the browser's public key, base64url
     auth = models.CharField(max_length=64)  # the shared authentication secret, base64url
-    # A hash of the session that subscribed: logging out there stops its notifications.
-    session_hash = models.CharField(max_length=64, blank=True)
+    # A hash of the token the subscribing session holds: logging out there (which ends the
+    # session, and the token with it) stops this browser's notifications.
+    browser_hash = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Every visit of a room renews it; one not renewed for a session's lifetime is dropped.
+    renewed_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
         return f"push for {self.person_id}"

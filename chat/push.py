@@ -99,11 +99,21 @@ def send(push: services.Push, key: Vapid, session: requests.Session) -> int:
                 log.warning("push refused by %s: %s", _host(target.endpoint), status)
         except requests.RequestException as error:
             log.warning("push to %s failed: %s", _host(target.endpoint), type(error).__name__)
+        except Exception:  # one odd subscription must not cost the others theirs
+            log.warning("push to %s failed", _host(target.endpoint), exc_info=True)
     return delivered
 
 
 def _host(endpoint: str) -> str:
     return endpoint.split("/")[2] if endpoint.count("/") >= 2 else "?"
+
+
+def push_session() -> requests.Session:
+    """An HTTP session that never follows a redirect: a push service answers, it does not
+    send the server elsewhere (a redirect is a failed push)."""
+    session = requests.Session()
+    session.max_redirects = 0
+    return session
 
 
 def sweep(
@@ -112,10 +122,11 @@ def sweep(
     pool: ThreadPoolExecutor | None = None,
     *,
     now: datetime | None = None,
+    stopping: threading.Event | None = None,
 ) -> int:
     """Send what is due now; the number of notifications delivered."""
     delivered, more = 0, True
-    while more:
+    while more and not (stopping and stopping.is_set()):
         due = services.pushes_due(now=now)
         more = due.more
         if pool is None or len(due.pushes) < 2:
@@ -131,7 +142,7 @@ _sessions = threading.local()
 def _send_in_pool(push: services.Push, key: Vapid) -> int:
     session = getattr(_sessions, "session", None)
     if session is None:
-        session = _sessions.session = requests.Session()
+        session = _sessions.session = push_session()
     try:
         return send(push, key, session)
     finally:
@@ -156,12 +167,12 @@ class PushSender:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _run(self) -> None:
-        session = requests.Session()
+        session = push_session()
         failing = False
         while not self._stop.wait(settings.CHAT_PUSH_POLL_SECONDS):
             try:
                 close_old_connections()
-                sweep(self.key, session, self._pool)
+                sweep(self.key, session, self._pool, stopping=self._stop)
                 if failing:
                     log.info("push sender is working again")
                 failing = False

@@ -1,6 +1,7 @@
 import asyncio
 import logging
 import math
+import secrets
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -413,9 +414,11 @@ def push_subscriptions(request: HttpRequest) -> HttpResponse:
             {"error": "push_off", "detail": "This server does not send Web Push."}, status=404
         )
     try:
-        created = push_services.subscription_save(
-            person=user, data=data, session_key=request.session.session_key
+        # A secret of this session's: logging out (which ends it) stops this browser.
+        token = request.session.setdefault(
+            push_services.BROWSER_TOKEN_SESSION_KEY, secrets.token_urlsafe(24)
         )
+        created = push_services.subscription_save(person=user, data=data, browser_token=token)
     except push_services.InvalidSubscription as error:
         return JsonResponse({"error": error.code, "detail": str(error)}, status=400)
     return JsonResponse({"subscribed": True}, status=201 if created else 200)

@@ -318,6 +318,17 @@ CHAT_PUSH_DELAY_SECONDS = env.float("CHAT_PUSH_DELAY_SECONDS", default=5.0)
 CHAT_PUSH_POLL_SECONDS = env.float("CHAT_PUSH_POLL_SECONDS", default=1.0)
 # Whether this process runs a sender (every worker may; they take turns by a row lock).
 CHAT_PUSH_SEND = env.bool("CHAT_PUSH_SEND", default=True)
+# The push services browsers subscribe with (a host or any host under it): the server
+# POSTs only there. "*" allows any public host.
+CHAT_PUSH_SERVICE_HOSTS = env.list(
+    "CHAT_PUSH_SERVICE_HOSTS",
+    default=[
+        "fcm.googleapis.com",  # Chrome, Edge on Android, Opera, Samsung Internet
+        "push.services.mozilla.com",  # Firefox
+        "notify.windows.com",  # Edge on Windows
+        "push.apple.com",  # Safari
+    ],
+)
 # Endpoints on plain http:// or private addresses: only for a test's own push service.
 CHAT_PUSH_ALLOW_INSECURE_ENDPOINTS = env.bool("CHAT_PUSH_ALLOW_INSECURE_ENDPOINTS", default=False)
 # Typing is not relayed in rooms with more people here than this: it would be noise.

@@ -163,7 +163,7 @@ def room(people, push_service):
 
 def subscribe(push_service, person, name=None) -> Browser:
     browser = push_service.browser(name or person.username)
-    push_services.subscription_save(person=person, data=browser.subscription(), session_key="s")
+    push_services.subscription_save(person=person, data=browser.subscription(), browser_token="t")
     return browser
 
 
@@ -468,9 +468,17 @@ def test_a_subscription_that_is_not_one_is_refused(people, push_service, body):
     assert response.json()["error"] == "invalid_subscription"
 
 
-def test_an_endpoint_inside_the_servers_network_is_refused(people, browser_keys, settings):
+def test_an_endpoint_that_is_not_a_push_service_is_refused(people, browser_keys, settings):
     settings.CHAT_PUSH_ALLOW_INSECURE_ENDPOINTS = False
-    for endpoint in ("http://push.example/1", "https://127.0.0.1/1", "https://10.0.0.7/1"):
+    for endpoint in (
+        "http://fcm.googleapis.com/fcm/send/1",  # not https
+        "https://127.0.0.1/1",
+        "https://10.0.0.7/1",
+        "https://localhost/1",
+        "https://metadata.google.internal/1",
+        "https://fcm.googleapis.com.evil.example/1",
+        "https://evilfcm.googleapis.com.example/1",
+    ):
         response = subscribe_page(logged_in(people["Bo"]), bad(browser_keys, endpoint=endpoint))
         assert response.json()["error"] == "invalid_subscription", endpoint
     assert not PushSubscription.objects.exists()
@@ -568,5 +576,99 @@ def test_staff_see_and_stop_subscriptions_in_the_admin(admin_client, people, bro
     subscription = PushSubscription.objects.get()
     admin_client.post(
         reverse("admin:chat_pushsubscription_delete", args=[subscription.pk]), {"post": "yes"}
+    )
+    assert not PushSubscription.objects.exists()
+
+
+def test_the_browsers_push_services_are_accepted(people, browser_keys, settings):
+    settings.CHAT_PUSH_ALLOW_INSECURE_ENDPOINTS = False
+    for endpoint in (
+        "https://fcm.googleapis.com/fcm/send/abc",
+        "https://updates.push.services.mozilla.com/wpush/v2/abc",
+        "https://wns2-par02p.notify.windows.com/w/?token=abc",
+        "https://web.push.apple.com/abc",
+    ):
+        response = subscribe_page(logged_in(people["Bo"]), bad(browser_keys, endpoint=endpoint))
+        assert response.status_code == 201, endpoint
+
+
+def test_a_push_service_that_redirects_is_not_followed(room, people, push_service):
+    """The server POSTs only to the endpoint itself, never where a redirect points."""
+    subscribe(push_service, people["Bo"])
+    push_service.status["/push/bo"] = 307
+    post(room, people["Ana"], "@Bo lunch?", [people["Bo"].pk])
+
+    assert push.sweep(push.vapid(), push.push_session()) == 0
+    assert len(push_service.all_received()) == 1  # the endpoint, once; nothing after it
+
+
+def test_a_person_keeps_their_ten_most_recent_browsers(people, push_service):
+    for n in range(12):
+        subscribe(push_service, people["Bo"], f"bo-{n}")
+    kept = set(PushSubscription.objects.values_list("endpoint", flat=True))
+    assert kept == {push_service.browser(f"bo-{n}").endpoint for n in range(2, 12)}
+
+
+def test_a_browser_not_seen_for_a_sessions_lifetime_is_forgotten(
+    room, people, push_service, settings
+):
+    browser = subscribe(push_service, people["Bo"])
+    PushSubscription.objects.update(
+        renewed_at=timezone.now() - timedelta(seconds=settings.SESSION_COOKIE_AGE + 60)
+    )
+    post(room, people["Ana"], "@Bo lunch?", [people["Bo"].pk])
+
+    assert sweep() == 0
+    assert not PushSubscription.objects.filter(endpoint=browser.endpoint).exists()
+
+
+def change_password(client):
+    from tests.conftest import PASSWORD
+
+    new = "a new horse battery"
+    form = {"form": "password", "old_password": PASSWORD}
+    response = client.post(
+        reverse("accounts:account"), {**form, "new_password1": new, "new_password2": new}
+    )
+    assert response.status_code == 302
+
+
+def test_logging_out_after_a_password_change_still_stops_that_browser(
+    account_factory, browser_keys
+):
+    """Changing the password gives the session a new key; the browser is still known."""
+    person = account_factory("Dee")
+    client = logged_in(person)
+    subscribe_page(client, browser_keys)
+    change_password(client)
+    assert PushSubscription.objects.count() == 1  # this browser stays
+    client.post(reverse("accounts:logout"))
+    assert not PushSubscription.objects.exists()
+
+
+def test_a_new_password_stops_the_other_browsers(account_factory, browser_keys, push_service):
+    """Whoever held the account elsewhere is logged out, and hears nothing more of it."""
+    person = account_factory("Dee")
+    here, elsewhere = logged_in(person), logged_in(person)
+    subscribe_page(here, browser_keys)
+    subscribe_page(elsewhere, push_service.browser("thief").subscription())
+    change_password(here)
+    assert list(PushSubscription.objects.values_list("endpoint", flat=True)) == [
+        browser_keys["endpoint"]
+    ]
+
+
+def test_a_password_reset_stops_every_browser(client, account_factory, browser_keys):
+    from django.core import mail
+
+    from tests.test_accounts import NEW_PASSWORD, reset_link
+
+    person = account_factory("Dee", email="dee@example.com")
+    subscribe_page(logged_in(person), browser_keys)
+    client.post(reverse("accounts:password_reset"), {"email": "dee@example.com"})
+    form_page = client.get(reset_link(mail.outbox[-1]), follow=True)
+    client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
     )
     assert not PushSubscription.objects.exists()

@@ -32,6 +32,9 @@ from chat.services.log import Refused
 
 BODY_MAX_CHARS = 140
 ENDPOINT_MAX_CHARS = 2000
+# Where a session keeps the secret its browser's subscription is known by.
+BROWSER_TOKEN_SESSION_KEY = "chat.push_browser"
+SUBSCRIPTIONS_PER_PERSON_MAX = 10  # browsers and devices; the oldest goes first
 
 
 class InvalidSubscription(Refused):
@@ -50,9 +53,14 @@ def _b64url(value: object, *, length: int, what: str) -> bytes:
     return raw
 
 
+def _known_push_service(host: str) -> bool:
+    hosts = settings.CHAT_PUSH_SERVICE_HOSTS
+    return "*" in hosts or any(host == known or host.endswith("." + known) for known in hosts)
+
+
 def _check_endpoint(endpoint: object) -> str:
-    """A push service's address. Not one inside the server's own network: the server
-    POSTs there, so an endpoint must not be a way to reach its neighbours."""
+    """A push service's address: one of the browsers' push services (the server POSTs
+    there, so an endpoint must not be a way to reach the server's neighbours)."""
     if not isinstance(endpoint, str) or not 0 < len(endpoint) <= ENDPOINT_MAX_CHARS:
         raise InvalidSubscription("The subscription needs an endpoint of at most 2000 characters.")
     parts = urlsplit(endpoint)
@@ -65,8 +73,12 @@ def _check_endpoint(endpoint: object) -> str:
         address = ipaddress.ip_address(parts.hostname)
     except ValueError:
         address = None
-    if address is not None and not address.is_global and not insecure_allowed:
+    if insecure_allowed:
+        return endpoint
+    if address is not None and not address.is_global:
         raise InvalidSubscription("A push endpoint is a push service, not a private address.")
+    if not _known_push_service(parts.hostname):
+        raise InvalidSubscription("That is not a push service this server sends to.")
     return endpoint
 
 
@@ -86,20 +98,30 @@ def subscription_check(data: object) -> tuple[str, str, str]:
     return endpoint, keys["p256dh"], keys["auth"]
 
 
-def session_hash(session_key: str | None) -> str:
-    return hashlib.sha256(session_key.encode()).hexdigest() if session_key else ""
+def browser_hash(token: str | None) -> str:
+    return hashlib.sha256(token.encode()).hexdigest() if token else ""
 
 
-def subscription_save(*, person: User, data: object, session_key: str | None) -> bool:
+def subscription_save(*, person: User, data: object, browser_token: str) -> bool:
     """Keep the browser's subscription for the person; True when it is new to them. The
-    same browser subscribing for someone else (after a log-out) is now theirs."""
+    same browser subscribing for someone else (after a log-out) is now theirs.
+    `browser_token`: a secret the person's session holds (it ends with the session)."""
     endpoint, p256dh, auth = subscription_check(data)
-    values = {"person": person, "p256dh": p256dh, "auth": auth}
-    values["session_hash"] = session_hash(session_key)
+    values = {
+        "person": person,
+        "p256dh": p256dh,
+        "auth": auth,
+        "browser_hash": browser_hash(browser_token),
+        "renewed_at": timezone.now(),
+    }
     try:
         with transaction.atomic():
             before = PushSubscription.objects.filter(endpoint=endpoint).first()
             PushSubscription.objects.update_or_create(endpoint=endpoint, defaults=values)
+            # A person's browsers are few: past the most, the least recently seen goes.
+            stale = PushSubscription.objects.filter(person=person).order_by("-renewed_at")
+            stale_ids = list(stale.values_list("pk", flat=True)[SUBSCRIPTIONS_PER_PERSON_MAX:])
+            PushSubscription.objects.filter(pk__in=stale_ids).delete()
     except IntegrityError:  # the same browser's other tab, a moment ago
         return False
     return before is None or before.person_id != person.pk
@@ -110,13 +132,21 @@ def subscription_delete(*, person: User, endpoint: str) -> bool:
     return deleted > 0
 
 
-def subscriptions_logged_out(*, person_id: int, session_key: str | None) -> None:
+def subscriptions_logged_out(*, person_id: int, browser_token: str | None) -> None:
     """Logging out of a browser stops its notifications: the next person there is not told
     of the last one's messages."""
-    if session_key:
+    if browser_token:
         PushSubscription.objects.filter(
-            person_id=person_id, session_hash=session_hash(session_key)
+            person_id=person_id, browser_hash=browser_hash(browser_token)
         ).delete()
+
+
+def subscriptions_end_elsewhere(*, person_id: int, browser_token: str | None) -> None:
+    """A new password ends the person's other sessions, and with them what their browsers
+    were told: only this browser (if subscribed) is still notified."""
+    PushSubscription.objects.filter(person_id=person_id).exclude(
+        browser_hash=browser_hash(browser_token) if browser_token else "\x00"
+    ).delete()
 
 
 def subscription_gone(endpoint: str) -> None:
@@ -197,9 +227,13 @@ def pushes_due(*, now: datetime | None = None, batch: int = 500) -> Sweep:
             return Sweep([], more=False)
         if not PushSubscription.objects.exists():
             # Nobody to tell: keep up with the newest, without reading what is there.
-            cursor.message_id = Message.objects.aggregate(last=Max("id"))["last"] or 0
-            cursor.mention_id = Mention.objects.aggregate(last=Max("id"))["last"] or 0
-            cursor.save(update_fields=["message_id", "mention_id"])
+            newest = (
+                Message.objects.aggregate(last=Max("id"))["last"] or 0,
+                Mention.objects.aggregate(last=Max("id"))["last"] or 0,
+            )
+            if newest != (cursor.message_id, cursor.mention_id):
+                cursor.message_id, cursor.mention_id = newest
+                cursor.save(update_fields=["message_id", "mention_id"])
             return Sweep([], more=False)
         messages = _due(
             list(
@@ -285,6 +319,9 @@ def _pushes(messages: list[Message], mentions: list[Mention]) -> list[Push]:
         return []
 
     targets: dict[int, list[Target]] = defaultdict(list)
+    # A browser not seen for a session's lifetime has no session left there: forget it.
+    forgotten = timezone.now() - timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    PushSubscription.objects.filter(renewed_at__lt=forgotten).delete()
     for subscription in PushSubscription.objects.filter(
         person_id__in={person_id for person_id, _ in due}
     ):

@@ -6,6 +6,7 @@ nothing."""
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -25,6 +26,7 @@ class Recorded extends Real {
   constructor(title, options) {
     super(title, options);
     window.__notifications.push({ title, body: options?.body, tag: options?.tag });
+    (window.__shown ??= []).push(this);
   }
   static get permission() { return Real.permission; }
   static requestPermission() { window.__permissionAsked += 1; return Real.requestPermission(); }
@@ -112,6 +114,13 @@ def test_a_mention_in_another_room_is_notified_from_the_room_one_has_open(new_pe
     (shown,) = notifications(elsewhere)
     assert shown["title"] == f"{unique('Ana')} mentioned you in {room_name}"
 
+    # Clicking it opens that room in place (the page stays: the room list is the same).
+    elsewhere.evaluate("window.__samePage = true")
+    elsewhere.evaluate("window.__shown[0].dispatchEvent(new Event('click'))")
+    expect(elsewhere.locator("#room-name")).to_have_text(room_name)
+    wait_for_texts(elsewhere, [f"@{bo_name} look at this"])
+    assert elsewhere.evaluate("window.__samePage") is True
+
 
 def test_with_no_tab_in_front_the_service_worker_shows_a_push(new_person, unique, chat_server):
     """Allowing notifications installs the service worker for the whole site (this headless
@@ -140,8 +149,10 @@ def test_with_no_tab_in_front_the_service_worker_shows_a_push(new_person, unique
     while not registrations:  # DevTools reports the registration in an event of its own
         page.wait_for_timeout(20)
 
+    room_path = urlsplit(page.url).path
+
     def deliver(tag: str) -> None:
-        payload = {"title": f"Ana in {tag}", "body": "hello", "tag": tag, "url": "/"}
+        payload = {"title": f"Ana in {tag}", "body": "hello", "tag": tag, "url": room_path}
         devtools.send(
             "ServiceWorker.deliverPushMessage",
             {

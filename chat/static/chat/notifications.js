@@ -16,7 +16,8 @@ export class Notifier {
    *          level: string, setLevel: (level: string) => boolean,
    *          roomName: (roomId: number) => string|null,
    *          levelOf: (roomId: number) => string,
-   *          push: {key: string|null, url: string, worker: string}, csrfToken: string}} options
+   *          push: {key: string|null, url: string, worker: string}, csrfToken: string,
+   *          open: (roomId: number, seq: number) => void}} options
    */
   constructor(options) {
     Object.assign(this, options);
@@ -131,7 +132,7 @@ export class Notifier {
     );
     notification.addEventListener("click", () => {
       window.focus();
-      if (roomId !== this.roomId) location.assign(`/r/${roomId}/#message-${message.seq}`);
+      this.open(roomId, message.seq); // whichever room the page shows by then
       notification.close();
     });
   }

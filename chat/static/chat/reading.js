@@ -26,7 +26,7 @@ export class ReadTracker {
       threshold: 0.6,
     });
     // Every message node, however it came (first page, older page, live), is watched.
-    new MutationObserver((changes) => {
+    this.nodes = new MutationObserver((changes) => {
       for (const change of changes) {
         for (const node of change.addedNodes) if (node.classList?.contains("msg")) this.track(node);
         for (const node of change.removedNodes) if (node.classList?.contains("msg")) this.untrack(node);
@@ -43,6 +43,7 @@ export class ReadTracker {
     signal?.addEventListener("abort", () => {
       this.report(); // and neither must leaving the room
       this.visibility.disconnect();
+      this.nodes.disconnect();
     });
   }
 
@@ -182,6 +183,7 @@ export class ReadTracker {
 
   /** The title counts everything new to the person: here, and in their other rooms. */
   showTitle() {
+    if (this.signal?.aborted) return; // the tab's title is another room's now
     const count = this.unread.size + this.elsewhere();
     document.title = count ? `(${count > 99 ? "99+" : count}) ${this.title}` : this.title;
   }

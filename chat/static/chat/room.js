@@ -186,9 +186,10 @@ async function loadOlder() {
   loadOlderButton.textContent = "Loading…";
   try {
     const url = firstSeq ? `${config.historyUrl}?before=${firstSeq}` : config.historyUrl;
-    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    const response = await fetch(url, { headers: { Accept: "application/json" }, signal });
     if (!response.ok) throw new Error(`history ${response.status}`);
     const page = await response.json();
+    if (signal.aborted) return; // the page has switched to another room meanwhile
     const heightBefore = scroller.scrollHeight;
     const topBefore = scroller.scrollTop;
     // Older history is not news: keep screen readers from reading the page out.
@@ -206,8 +207,9 @@ async function loadOlder() {
     hasOlder = page.has_more;
     requestAnimationFrame(() => logRegion.setAttribute("aria-live", "polite"));
   } catch (error) {
-    console.warn("could not load older messages", error);
+    if (!signal.aborted) console.warn("could not load older messages", error);
   } finally {
+    if (signal.aborted) return; // another room is open: leave its button alone
     loadingOlder = false;
     loadOlderButton.disabled = false;
     loadOlderButton.textContent = "Load older messages";
@@ -389,6 +391,7 @@ async function jumpTo(seq) {
   while (!store.node(seq) && hasOlder && (firstSeq === null || seq < firstSeq)) {
     const before = firstSeq;
     await loadOlder();
+    if (signal.aborted) return;
     if (firstSeq === before) break; // the page did not load: stop rather than spin
   }
   const node = store.node(seq);
@@ -638,9 +641,10 @@ function reloadLatest(reset) {
 
 async function reloadLatestPage(reset) {
   try {
-    const response = await fetch(config.historyUrl, { headers: { Accept: "application/json" } });
+    const response = await fetch(config.historyUrl, { headers: { Accept: "application/json" }, signal });
     if (!response.ok) throw new Error(`history ${response.status}`);
     const page = await response.json();
+    if (signal.aborted) return;
     for (const item of log.querySelectorAll(".msg")) store.forget(Number(item.dataset.seq));
     store.forgetLater(); // numbers from before the reset may name other messages now
     log.replaceChildren();
@@ -653,6 +657,7 @@ async function reloadLatestPage(reset) {
     roomStart.hidden = hasOlder;
     connection.requestSync();
   } catch (error) {
+    if (signal.aborted) return; // left the room: nothing to reload
     console.warn("could not reload the room", error);
     setTimeout(() => reloadLatest(reset), 2000);
   }
@@ -713,6 +718,7 @@ const notifier = new Notifier({
   levelOf: (roomId) => roomList.notifyLevel(roomId),
   push: config.push,
   csrfToken: config.csrfToken,
+  open: (roomId, seq) => showMessage(roomId, seq),
 });
 reader = new ReadTracker({
   log,
@@ -758,6 +764,7 @@ field.focus();
 
 return {
   config,
+  jumpTo,
   get reader() {
     return reader;
   },
@@ -834,6 +841,12 @@ async function switchRoom(url, { remember = true } = {}) {
   if (remember) history.pushState({ roomId: nextConfig.room.id }, "", url);
   showRooms(false);
   current = openRoom(nextConfig);
+}
+
+/** Show a message (from a notification): in the room open now, or in another, in place. */
+function showMessage(roomId, seq) {
+  if (roomId === current?.config.room.id) current.jumpTo(seq);
+  else openFromList(`/r/${roomId}/`);
 }
 
 let switching = null;

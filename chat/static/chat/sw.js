@@ -15,9 +15,10 @@ async function showPush(event) {
     return;
   }
   const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
-  // A tab in front is where the person reads it; a hidden tab has shown this same
-  // notification already (the same tag), and showing it again only replaces it.
-  const inFront = windows.find((client) => client.focused);
+  // A tab in front showing that room is where the person reads it; a hidden tab has shown
+  // this same notification already (the same tag), and showing it again only replaces it.
+  const room = new URL(data.url, self.location.origin).pathname;
+  const inFront = windows.find((client) => client.focused && new URL(client.url).pathname === room);
   if (inFront) {
     inFront.postMessage({ type: "push.in-front", tag: data.tag }); // for whoever listens
     return;
@@ -38,10 +39,19 @@ self.addEventListener("notificationclick", (event) => {
 
 async function openRoom(url) {
   const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
-  const open = windows.find((client) => new URL(client.url).pathname === url.pathname);
-  if (open) {
-    await open.focus();
+  const same = windows.find((client) => new URL(client.url).pathname === url.pathname);
+  if (same) {
+    await same.focus();
     return;
+  }
+  // Another tab of the site goes to the room; with none, a new one opens there.
+  const other = windows.find((client) => "navigate" in client);
+  if (other) {
+    const moved = await other.navigate(url.href).catch(() => null);
+    if (moved) {
+      await moved.focus();
+      return;
+    }
   }
   await self.clients.openWindow(url.href);
 }
