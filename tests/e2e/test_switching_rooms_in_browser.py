@@ -97,3 +97,31 @@ def test_a_room_the_person_may_no_longer_open_is_left_to_the_browser(new_person,
     ana.route("**/r/*/", lambda route: route.fulfill(status=404, body="No such room."))
     room_list(ana).get_by_role("link", name=there).click()
     expect(ana.locator("body")).to_have_text("No such room.")
+
+
+def test_the_last_room_clicked_is_the_one_shown(new_person, unique):
+    """A slow room page that arrives after a later click does not take its place."""
+    ana_context = new_person()
+    ana_name = unique("Ana")
+    slow, quick, here = unique("Slow"), unique("Quick"), unique("Here")
+    join(ana_context, ana_name, slow).close()
+    quick_page = join(ana_context, ana_name, quick)
+    quick_url = quick_page.url
+    quick_page.close()
+    ana = join(ana_context, ana_name, here)
+    held = []
+    ana.route(
+        "**/r/*/",
+        lambda route: held.append(route) if route.request.url != quick_url else route.continue_(),
+    )
+    room_list(ana).get_by_role("link", name=slow).click()
+    while not held:  # the slow room's page is on its way, and held there
+        ana.wait_for_timeout(20)
+    room_list(ana).get_by_role("link", name=quick).click()
+    ana.wait_for_url(quick_url)
+    expect(ana.locator("#room-name")).to_have_text(quick)
+    with ana.expect_response(lambda response: response.url != quick_url):
+        held[0].continue_()
+    send(ana, "still in the quick room")
+    expect(ana.locator("#room-name")).to_have_text(quick)
+    assert ana.url == quick_url

@@ -822,16 +822,20 @@ const ROOM_PATH = /^\/r\/(\d+)\/$/;
 
 /** Show another room in place: its page is fetched, and only the room beside the list is
  * replaced. Anything but a room page (a log-in, an error) is left to the browser. */
+let latestSwitch = 0;
+
 async function switchRoom(url, { remember = true } = {}) {
+  const ticket = ++latestSwitch; // the person's last click (or Back) is the room they get
   let next;
   try {
     const response = await fetch(url, { headers: { Accept: "text/html" } });
     if (!response.ok || response.redirected) throw new Error(`room page: ${response.status}`);
     next = new DOMParser().parseFromString(await response.text(), "text/html");
   } catch (error) {
-    location.assign(url);
+    if (ticket === latestSwitch) location.assign(url);
     return;
   }
+  if (ticket !== latestSwitch) return;
   const nextConfig = JSON.parse(next.getElementById("chat-config").textContent);
   current.close();
   current = null;
@@ -846,14 +850,7 @@ async function switchRoom(url, { remember = true } = {}) {
 /** Show a message (from a notification): in the room open now, or in another, in place. */
 function showMessage(roomId, seq) {
   if (roomId === current?.config.room.id) current.jumpTo(seq);
-  else openFromList(`/r/${roomId}/`);
-}
-
-let switching = null;
-function openFromList(url, options) {
-  switching ??= switchRoom(url, options).finally(() => {
-    switching = null;
-  });
+  else switchRoom(`/r/${roomId}/`);
 }
 
 roomsNav.addEventListener("click", (event) => {
@@ -864,12 +861,12 @@ roomsNav.addEventListener("click", (event) => {
   if (!match) return; // "All rooms", say
   event.preventDefault();
   if (Number(match[1]) === current?.config.room.id) showRooms(false);
-  else openFromList(url.href);
+  else switchRoom(url.href);
 });
 window.addEventListener("popstate", () => {
   const match = ROOM_PATH.exec(location.pathname);
   if (match && Number(match[1]) !== current?.config.room.id) {
-    openFromList(location.href, { remember: false });
+    switchRoom(location.href, { remember: false });
   }
 });
 
