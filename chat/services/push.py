@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import ipaddress
 import json
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.templatetags.static import static
 from django.utils import timezone
@@ -144,9 +145,10 @@ def subscriptions_logged_out(*, person_id: int, browser_token: str | None) -> No
 def subscriptions_end_elsewhere(*, person_id: int, browser_token: str | None) -> None:
     """A new password ends the person's other sessions, and with them what their browsers
     were told: only this browser (if subscribed) is still notified."""
-    PushSubscription.objects.filter(person_id=person_id).exclude(
-        browser_hash=browser_hash(browser_token) if browser_token else "\x00"
-    ).delete()
+    theirs = PushSubscription.objects.filter(person_id=person_id)
+    if browser_token:
+        theirs = theirs.exclude(browser_hash=browser_hash(browser_token))
+    theirs.delete()
 
 
 def subscription_gone(endpoint: str) -> None:
@@ -190,6 +192,15 @@ def _cursor() -> PushCursor | None:
     return PushCursor.objects.select_for_update(skip_locked=True).filter(pk=1).first()
 
 
+def _turn() -> contextlib.AbstractContextManager:
+    """Where workers take turns: a transaction holding the cursor's row lock. SQLite has
+    one worker, and a transaction there would hold the database's one write lock (and the
+    posts behind it) for the whole look: there, each statement commits on its own."""
+    if connection.vendor == "sqlite":
+        return contextlib.nullcontext()
+    return transaction.atomic()
+
+
 def _due(rows: list, cutoff: datetime) -> list:
     """The rows up to the first not yet due: the cursor never passes one it skipped."""
     due = []
@@ -221,7 +232,7 @@ def pushes_due(*, now: datetime | None = None, batch: int = 500) -> Sweep:
     is considered once, even if sending then fails). Per person and room, one notification:
     for the latest message, or the latest that mentions them."""
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.CHAT_PUSH_DELAY_SECONDS)
-    with transaction.atomic():
+    with _turn():
         cursor = _cursor()
         if cursor is None:
             return Sweep([], more=False)
@@ -352,7 +363,7 @@ def _pushes(messages: list[Message], mentions: list[Mention]) -> list[Push]:
             # The page's own notifications carry the same tag: a device shows it once.
             "tag": f"chat-{room_id}-{message.seq}",
             "url": f"/r/{room_id}/#message-{message.seq}",
-            "icon": static("chat/icon-192.png"),
+            "icon": _icon(),
         }
         pushes.append(
             Push(
@@ -363,6 +374,13 @@ def _pushes(messages: list[Message], mentions: list[Mention]) -> list[Push]:
             )
         )
     return pushes
+
+
+def _icon() -> str:
+    try:
+        return static("chat/icon-192.png")
+    except ValueError:  # static files not collected since the icon came: a push without it
+        return ""
 
 
 def _direct_people(room_ids: set[int]) -> dict[int, list[tuple[int, str]]]:
