@@ -176,17 +176,22 @@ class Push:
     targets: list[Target] = field(default_factory=list)
 
 
+def _newest_ids() -> tuple[int, int]:
+    """The newest message's and mention's ids."""
+    return (
+        Message.objects.aggregate(last=Max("id"))["last"] or 0,
+        Mention.objects.aggregate(last=Max("id"))["last"] or 0,
+    )
+
+
 def _cursor() -> PushCursor | None:
     """The cursor, locked for this transaction; None while another worker holds it. Made
     at the newest message and mention: what was there before push was set up stays quiet."""
     if not PushCursor.objects.filter(pk=1).exists():
         try:
             with transaction.atomic():
-                PushCursor.objects.create(
-                    pk=1,
-                    message_id=Message.objects.aggregate(last=Max("id"))["last"] or 0,
-                    mention_id=Mention.objects.aggregate(last=Max("id"))["last"] or 0,
-                )
+                message_id, mention_id = _newest_ids()
+                PushCursor.objects.create(pk=1, message_id=message_id, mention_id=mention_id)
         except IntegrityError:
             pass
     return PushCursor.objects.select_for_update(skip_locked=True).filter(pk=1).first()
@@ -238,10 +243,7 @@ def pushes_due(*, now: datetime | None = None, batch: int = 500) -> Sweep:
             return Sweep([], more=False)
         if not PushSubscription.objects.exists():
             # Nobody to tell: keep up with the newest, without reading what is there.
-            newest = (
-                Message.objects.aggregate(last=Max("id"))["last"] or 0,
-                Mention.objects.aggregate(last=Max("id"))["last"] or 0,
-            )
+            newest = _newest_ids()
             if newest != (cursor.message_id, cursor.mention_id):
                 cursor.message_id, cursor.mention_id = newest
                 cursor.save(update_fields=["message_id", "mention_id"])
