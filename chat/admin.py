@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from chat import services
 from chat.models import Membership, Message, PushSubscription, Room, User, name_key
+from chat.services.push import push_service_host
 
 
 @admin.register(User)
@@ -132,7 +133,7 @@ class PushSubscriptionAdmin(admin.ModelAdmin):
 
     @admin.display(description="push service")
     def push_service(self, subscription: PushSubscription) -> str:
-        return subscription.endpoint.split("/")[2] if "//" in subscription.endpoint else "?"
+        return push_service_host(subscription.endpoint)
 
     def has_add_permission(self, request) -> bool:
         return False  # only a browser can subscribe itself

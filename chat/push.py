@@ -37,7 +37,11 @@ def new_private_key() -> str:
     vapid = Vapid()
     vapid.generate_keys()
     number = vapid.private_key.private_numbers().private_value
-    return base64.urlsafe_b64encode(number.to_bytes(32, "big")).rstrip(b"=").decode()
+    return _b64url(number.to_bytes(32, "big"))
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def configured_private_key() -> str | None:
@@ -66,10 +70,11 @@ def public_key() -> str | None:
     key = vapid()
     if key is None:
         return None
-    raw = key.public_key.public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    return _b64url(
+        key.public_key.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
     )
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def send(push: services.Push, key: Vapid, session: requests.Session) -> int:
@@ -77,6 +82,7 @@ def send(push: services.Push, key: Vapid, session: requests.Session) -> int:
     subscription the push service says is gone (404, 410) is forgotten."""
     delivered = 0
     for target in push.targets:
+        service_host = services.push_service_host(target.endpoint)
         try:
             webpush(
                 target.subscription_info(),
@@ -96,16 +102,12 @@ def send(push: services.Push, key: Vapid, session: requests.Session) -> int:
                 services.subscription_gone(target.endpoint)
                 log.info("push subscription gone (%s), forgotten", status)
             else:
-                log.warning("push refused by %s: %s", _host(target.endpoint), status)
+                log.warning("push refused by %s: %s", service_host, status)
         except requests.RequestException as error:
-            log.warning("push to %s failed: %s", _host(target.endpoint), type(error).__name__)
+            log.warning("push to %s failed: %s", service_host, type(error).__name__)
         except Exception:  # one odd subscription must not cost the others theirs
-            log.warning("push to %s failed", _host(target.endpoint), exc_info=True)
+            log.warning("push to %s failed", service_host, exc_info=True)
     return delivered
-
-
-def _host(endpoint: str) -> str:
-    return endpoint.split("/")[2] if endpoint.count("/") >= 2 else "?"
 
 
 def push_session() -> requests.Session:
@@ -129,7 +131,7 @@ def sweep(
     while more and not (stopping and stopping.is_set()):
         due = services.pushes_due(now=now)
         more = due.more
-        if pool is None or len(due.pushes) < 2:
+        if pool is None:
             delivered += sum(send(push, key, session) for push in due.pushes)
         else:
             delivered += sum(pool.map(lambda push: _send_in_pool(push, key), due.pushes))

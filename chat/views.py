@@ -447,7 +447,7 @@ def manifest(request: HttpRequest) -> HttpResponse:
         "scope": "/",
         "display": "standalone",
         "background_color": "#ffffff",
-        "theme_color": "#2456c9",
+        "theme_color": "#4f46e5",  # the accent, as in the pages' theme-color
         "icons": [
             {"src": icon, "sizes": "any", "type": "image/svg+xml", "purpose": "any"},
             {"src": static("chat/icon-192.png"), "sizes": "192x192", "type": "image/png"},

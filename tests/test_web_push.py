@@ -73,11 +73,20 @@ class PushService:
         self.received: queue.Queue[Received] = queue.Queue()
         self.browsers: dict[str, Browser] = {}
         self.status: dict[str, int] = {}
+        self.redirects: dict[str, str] = {}  # path -> where it sends the request on
+        self.hits: list[str] = []  # every path POSTed to, whatever came of it
         service = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                service.hits.append(self.path)
+                if self.path in service.redirects:
+                    self.send_response(307)
+                    self.send_header("Location", service.redirects[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 browser = service.browsers[self.path]
                 service.check_vapid(self.headers["Authorization"])
                 plain = http_ece.decrypt(
@@ -595,11 +604,12 @@ def test_the_browsers_push_services_are_accepted(people, browser_keys, settings)
 def test_a_push_service_that_redirects_is_not_followed(room, people, push_service):
     """The server POSTs only to the endpoint itself, never where a redirect points."""
     subscribe(push_service, people["Bo"])
-    push_service.status["/push/bo"] = 307
+    push_service.browser("inside")  # where the redirect points: a decryptable address
+    push_service.redirects["/push/bo"] = f"{push_service.url}/push/inside"
     post(room, people["Ana"], "@Bo lunch?", [people["Bo"].pk])
 
     assert push.sweep(push.vapid(), push.push_session()) == 0
-    assert len(push_service.all_received()) == 1  # the endpoint, once; nothing after it
+    assert push_service.hits == ["/push/bo"]  # the endpoint, once; nothing after it
 
 
 def test_a_person_keeps_their_ten_most_recent_browsers(people, push_service):

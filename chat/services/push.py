@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.templatetags.static import static
 from django.utils import timezone
 
@@ -52,6 +52,12 @@ def _b64url(value: object, *, length: int, what: str) -> bytes:
     if len(raw) != length:
         raise InvalidSubscription(f"The subscription's {what} has the wrong length.")
     return raw
+
+
+def push_service_host(endpoint: str) -> str:
+    """Which push service an endpoint is at (for logs and the admin: never the whole
+    address, which is the browser's secret)."""
+    return urlsplit(endpoint).hostname or "?"
 
 
 def _known_push_service(host: str) -> bool:
@@ -206,10 +212,11 @@ def _turn() -> contextlib.AbstractContextManager:
     return transaction.atomic()
 
 
-def _due(rows: list, cutoff: datetime) -> list:
-    """The rows up to the first not yet due: the cursor never passes one it skipped."""
+def _due(rows: QuerySet, after_id: int, cutoff: datetime, batch: int) -> list:
+    """The rows after `after_id`, in id order, up to the first not yet due: the cursor
+    never passes one it skipped."""
     due = []
-    for row in rows:
+    for row in rows.filter(id__gt=after_id).order_by("id")[:batch]:
         if row.created_at > cutoff:
             break
         due.append(row)
@@ -249,20 +256,13 @@ def pushes_due(*, now: datetime | None = None, batch: int = 500) -> Sweep:
                 cursor.save(update_fields=["message_id", "mention_id"])
             return Sweep([], more=False)
         messages = _due(
-            list(
-                Message.objects.filter(id__gt=cursor.message_id)
-                .select_related("sender", "room")
-                .order_by("id")[:batch]
-            ),
-            cutoff,
+            Message.objects.select_related("sender", "room"), cursor.message_id, cutoff, batch
         )
         mentions = _due(
-            list(
-                Mention.objects.filter(id__gt=cursor.mention_id)
-                .select_related("message__sender", "message__room")
-                .order_by("id")[:batch]
-            ),
+            Mention.objects.select_related("message__sender", "message__room"),
+            cursor.mention_id,
             cutoff,
+            batch,
         )
         if messages:
             cursor.message_id = messages[-1].id

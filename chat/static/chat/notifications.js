@@ -61,24 +61,30 @@ export class Notifier {
       const key = fromBase64Url(push.key);
       let subscription = await registration.pushManager.getSubscription();
       if (subscription && !sameBytes(subscription.options.applicationServerKey, key)) {
-        await subscription.unsubscribe(); // the server has a new key: the old one is useless
+        // The server has a new key: the old subscription is useless to it, and forgotten.
+        await this.send("DELETE", { endpoint: subscription.endpoint });
+        await subscription.unsubscribe();
         subscription = null;
       }
       subscription ??= await registration.pushManager.subscribe({
         userVisibleOnly: true,
         applicationServerKey: key,
       });
-      const response = await fetch(push.url, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": this.csrfToken },
-        body: JSON.stringify(subscription.toJSON()),
-      });
+      const response = await this.send("POST", subscription.toJSON());
       this.showPush(response.ok ? "on" : "refused");
     } catch (error) {
       // No push service reachable from this browser: say so quietly and carry on.
       this.showPush("unavailable");
       console.info("Web Push is not available in this browser:", error.message);
     }
+  }
+
+  send(method, body) {
+    return fetch(this.push.url, {
+      method,
+      headers: { "Content-Type": "application/json", "X-CSRFToken": this.csrfToken },
+      body: JSON.stringify(body),
+    });
   }
 
   showPush(state) {

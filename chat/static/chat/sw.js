@@ -1,5 +1,5 @@
-// The service worker: shows a Web Push notification when no tab of the site is in front,
-// and opens the room at the message when the notification is clicked. Served from the
+// The service worker: shows a Web Push notification unless a tab in front shows that
+// room, and opens the room at the message when the notification is clicked. Served from the
 // site's root (/sw.js) so that its scope is the whole site.
 
 self.addEventListener("install", () => self.skipWaiting());
