@@ -820,10 +820,10 @@ roomsNav.addEventListener("keydown", (event) => {
 
 const ROOM_PATH = /^\/r\/(\d+)\/$/;
 
-/** Show another room in place: its page is fetched, and only the room beside the list is
- * replaced. Anything but a room page (a log-in, an error) is left to the browser. */
 let latestSwitch = 0;
 
+/** Show another room in place: its page is fetched, and only the room beside the list is
+ * replaced. Anything but a room page (a log-in, an error) is left to the browser. */
 async function switchRoom(url, { remember = true } = {}) {
   const ticket = ++latestSwitch; // the person's last click (or Back) is the room they get
   let next;
@@ -839,7 +839,6 @@ async function switchRoom(url, { remember = true } = {}) {
   const nextConfig = JSON.parse(next.getElementById("chat-config").textContent);
   current.close();
   current = null;
-  document.getElementById("chat-config").textContent = JSON.stringify(nextConfig);
   document.querySelector(".room").replaceWith(document.adoptNode(next.querySelector(".room")));
   document.title = next.title;
   if (remember) history.pushState({ roomId: nextConfig.room.id }, "", url);
