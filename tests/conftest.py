@@ -183,6 +183,16 @@ def _unhashed_static_files(settings):
     }
 
 
+@pytest.fixture
+def announcements_captured():
+    """What services announce is captured, not delivered: for tests of writes that need no
+    socket (`pytestmark = pytest.mark.usefixtures("announcements_captured")`)."""
+    from tests.helpers import capture_events
+
+    with capture_events():
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _no_web_push(settings, tmp_path):
     """No test sends Web Push unless it sets up a key and its own push service."""

@@ -11,15 +11,8 @@ from django.urls import reverse
 from chat import selectors, services
 from chat.models import Mention, Room
 from tests.conftest import new_client_id
-from tests.helpers import capture_events
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _announcements_captured():
-    with capture_events():
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("announcements_captured")]
 
 
 @pytest.fixture

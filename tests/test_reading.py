@@ -14,13 +14,7 @@ from chat.models import Membership, Room
 from tests.conftest import new_client_id
 from tests.helpers import capture_events
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _announcements_captured():
-    with capture_events():
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("announcements_captured")]
 
 
 def post(room, sender, text="hello") -> int:

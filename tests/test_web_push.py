@@ -29,9 +29,8 @@ from chat import push, runtime, services
 from chat.models import Membership, Mention, Message, PushCursor, PushSubscription
 from chat.services import push as push_services
 from tests.conftest import logged_in, new_client_id
-from tests.helpers import capture_events
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("announcements_captured")]
 
 
 def b64url(raw: bytes) -> str:
@@ -148,12 +147,6 @@ def push_service(settings, tmp_path):
     service = PushService()
     yield service
     service.close()
-
-
-@pytest.fixture(autouse=True)
-def _announcements_captured():
-    with capture_events():
-        yield
 
 
 @pytest.fixture
