@@ -137,6 +137,16 @@ def test_the_service_worker_shows_a_push_unless_that_room_is_in_front(
         "You are notified while a tab of the site is open."
     )
     page.keyboard.press("Escape")
+    # A room opened in place from the list says the same.
+    join(context, unique("Bo"), unique("Next door")).close()
+    page.reload()
+    page.get_by_role("navigation", name="Your rooms").get_by_role(
+        "link", name=unique("Next door")
+    ).click()
+    expect(page.locator("#room-name")).to_have_text(unique("Next door"))
+    expect(page.locator("#notify-panel")).to_have_attribute("data-push", "unavailable")
+    page.go_back()
+    expect(page.locator("#room-name")).to_have_text(unique("Pushed"))
     assert page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.scope)") == (
         chat_server.url + "/"
     )

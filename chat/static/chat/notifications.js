@@ -8,7 +8,7 @@
 
 const LEVELS = { all: "All messages", mentions: "Mentions only", none: "Nothing" };
 const BODY_MAX_CHARS = 140;
-let renewedThisPage = false; // once per page, not on every switch of rooms
+let pushState = null; // this page's subscription, once renewed: renewed once, not per room
 
 export class Notifier {
   /**
@@ -45,8 +45,12 @@ export class Notifier {
     this.showPermission();
     // Every visit renews it: a subscription the push service replaced, or this browser now
     // used by someone else, is then the server's to know.
-    if (!renewedThisPage) this.subscribe();
-    renewedThisPage = true;
+    if (pushState === null) {
+      pushState = "renewing";
+      this.subscribe();
+    } else if (pushState !== "renewing") {
+      this.showPush(pushState); // a room opened in place says what the page found
+    }
   }
 
   /** Subscribe this browser to Web Push, if the server sends it and the person allowed
@@ -88,6 +92,7 @@ export class Notifier {
   }
 
   showPush(state) {
+    pushState = state;
     this.panel.dataset.push = state;
     this.permissionNote.hidden = false;
     this.permissionNote.textContent =
