@@ -135,6 +135,9 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="messages"
     )
     text = models.TextField()  # empty once deleted
+    # The text rendered as sanitised HTML when stored or edited (chat.formatting); empty
+    # once deleted, and for messages stored before rendering (rendered as they are read).
+    html = models.TextField(blank=True, default="")
     # The sender's own id for this message: a resend with the same id is the same message.
     client_id = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)

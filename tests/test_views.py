@@ -160,6 +160,7 @@ def test_the_page_resumes_from_the_rooms_last_number_not_its_last_messages(
         "seq": 101,
         "version": 102,
         "text": "fixed",
+        "html": "<p>fixed</p>\n",
         "sender": {"id": me.pk, "name": "Me"},
         "sent_at": None,
         "edited_at": None,

@@ -91,7 +91,7 @@ class WireMessage(msgspec.Struct, omit_defaults=True):
 
     seq: int
     version: int
-    text: str
+    text: str  # the source, as its sender wrote it
     sender: Sender
     sent_at: datetime
     client_id: str
@@ -101,6 +101,8 @@ class WireMessage(msgspec.Struct, omit_defaults=True):
     reactions: list[ReactionState] = msgspec.field(default_factory=list)
     # Who it mentions, each name as the text writes it after "@".
     mentions: list[Sender] = msgspec.field(default_factory=list)
+    # The text as sanitised HTML (chat.formatting): the only markup a client may insert.
+    html: str = ""
 
 
 # Frames the server sends. Room events carry the room's number `seq` first.

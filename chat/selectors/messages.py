@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from django.conf import settings
 
 from chat import protocol
+from chat.formatting import render, sanitise
 from chat.models import Message, Reaction
 
 EXCERPT_MAX_CHARS = 100
@@ -35,6 +36,7 @@ def message_to_wire(
         seq=message.seq,
         version=message.version or message.seq,
         text="" if message.deleted else message.text,
+        html="" if message.deleted else message_html(message),
         sender=protocol.Sender(id=message.sender_id, name=message.sender.name),
         sent_at=message.created_at,
         client_id=message.client_id,
@@ -44,6 +46,14 @@ def message_to_wire(
         reactions=[] if message.deleted else list(reactions),
         mentions=[] if message.deleted else [protocol.Sender(**m) for m in message.mentions],
     )
+
+
+def message_html(message: Message) -> str:
+    """The message's rendering, sanitised as it leaves (whatever allowlist it was stored
+    under); a message stored before rendering existed is rendered now."""
+    if message.html:
+        return sanitise(message.html)
+    return render(message.text, message.mentions)
 
 
 def reactions_of(message_ids: Iterable[int]) -> dict[int, list[protocol.ReactionState]]:

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from chat import protocol
 from chat.access import moderates, outsiders
+from chat.formatting import render
 from chat.models import Mention, Message, Reaction, RoomEvent, User
 from chat.selectors import message_state, messages_with_state
 from chat.services.log import (
@@ -65,7 +66,8 @@ def message_edit(
             seq = take_number(room_id)
             mentions_replace(message, kept)
             message.text, message.edited_at, message.version = text, timezone.now(), seq
-            message.save(update_fields=["text", "edited_at", "version", "mentions"])
+            message.html = render(text, kept)
+            message.save(update_fields=["text", "html", "edited_at", "version", "mentions"])
             state = state_now(room_id, message_seq)
             record_change(
                 message,
@@ -90,9 +92,10 @@ def message_delete(*, room_id: int, deleter: User, message_seq: int) -> protocol
             raise Forbidden("Only its sender or the room's moderators can delete a message.")
         if not message.deleted:
             seq = take_number(room_id)
-            message.text, message.deleted_at, message.version = "", timezone.now(), seq
+            message.text, message.html = "", ""
+            message.deleted_at, message.version = timezone.now(), seq
             message.mentions = []
-            message.save(update_fields=["text", "deleted_at", "version", "mentions"])
+            message.save(update_fields=["text", "html", "deleted_at", "version", "mentions"])
             Reaction.objects.filter(message=message).delete()
             Mention.objects.filter(message=message).delete()
             state = state_now(room_id, message_seq)

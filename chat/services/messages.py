@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from chat import metrics, protocol, realtime
 from chat.access import outsiders
+from chat.formatting import render
 from chat.models import Message, Room, User
 from chat.selectors import message_to_wire, messages_with_state, wire_messages
 from chat.services.log import NotAMember, NotFound, NotStored, OutcomeUnknown, RoomNotFound
@@ -149,6 +150,9 @@ def _store_posts(posts: list[Post]) -> list[PostResult | Exception]:
         ]
         for room_id, room_posts in by_room.items()
     }
+    for messages in unnumbered.values():
+        for message in messages:
+            message.html = render(message.text, message.mentions)
     numbers = _take_numbers(
         {room_id: len(room_posts) for room_id, room_posts in by_room.items()}, now
     )
@@ -326,6 +330,7 @@ def messages_import(*, room_id: int, sender: User, texts: list[str]) -> int:
                     version=first_seq + offset,
                     sender=sender,
                     text=text,
+                    html=render(text),
                     client_id=f"import-{first_seq + offset}",
                     created_at=now,
                 )

@@ -47,8 +47,18 @@ class ChatServer:
         """Run a `manage.py` command against this server's database; return its stdout."""
         return manage(self.env, *args)
 
-    def seed_room(self, room: str, count: int, *, sender: str = "Seeder") -> None:
-        self.manage("seed_room", room, str(count), "--sender", sender)
+    def seed_room(
+        self, room: str, count: int, *, sender: str = "Seeder", texts: Path | None = None
+    ) -> None:
+        """Add `count` messages to `room`: numbered ones, or the texts of a JSON list."""
+        self.manage(
+            "seed_room",
+            room,
+            str(count),
+            "--sender",
+            sender,
+            *(("--texts", str(texts)) if texts else ()),
+        )
 
 
 @pytest.fixture(scope="session")

@@ -155,29 +155,3 @@ export class MentionPicker {
     this.close();
   }
 }
-
-/** The text of a message as nodes: plain text, with each mention a span of its own. */
-export function textWithMentions(text, mentions, myId) {
-  if (!mentions?.length) return [document.createTextNode(text)];
-  // Longest names first, so "@Bora" is not read as "@Bo" followed by "ra".
-  const names = [...mentions].sort((a, b) => b.name.length - a.name.length);
-  const nodes = [];
-  let plain = "";
-  for (let i = 0; i < text.length; ) {
-    const person = text[i] === "@" ? names.find((m) => text.startsWith(`@${m.name}`, i)) : null;
-    if (!person) {
-      plain += text[i];
-      i += 1;
-      continue;
-    }
-    if (plain) nodes.push(document.createTextNode(plain));
-    plain = "";
-    const span = document.createElement("span");
-    span.className = person.id === myId ? "mention mention--me" : "mention";
-    span.textContent = `@${person.name}`;
-    nodes.push(span);
-    i += person.name.length + 1;
-  }
-  if (plain) nodes.push(document.createTextNode(plain));
-  return nodes;
-}

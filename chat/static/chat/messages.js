@@ -1,9 +1,8 @@
 // The one builder of a message node, for the first page, older pages and live events
 // alike, and the page's store of messages by number. A message's state only moves
 // forward: of two states of one message, the higher `version` wins, so a page fetched
-// before an edit and shown after it never undoes it. Text is always text (textContent).
-
-import { textWithMentions } from "./mentions.js";
+// before an edit and shown after it never undoes it. Text is always text (textContent);
+// the only markup inserted is the server's sanitised rendering of a message (`html`).
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
@@ -156,19 +155,22 @@ export class MessageStore {
     time.title = fullFormat.format(sentAt);
     header.append(sender, " ", time);
     parts.push(header);
-    const text = document.createElement("p");
+    const text = document.createElement("div");
     text.className = "msg__text";
     if (message.deleted) {
       text.classList.add("msg__text--deleted");
       text.textContent = "This message was deleted.";
     } else {
-      text.replaceChildren(...textWithMentions(message.text, message.mentions, this.me.id));
+      text.classList.toggle("msg__text--formatted", Boolean(message.html));
+      text.append(formatted(message, this.me.id));
       if (message.edited_at) {
         const edited = document.createElement("span");
         edited.className = "msg__edited";
         edited.textContent = " (edited)";
         edited.title = `Edited ${fullFormat.format(new Date(message.edited_at))}`;
-        text.append(edited);
+        // On the line the text ends on, not below a paragraph or a list.
+        const last = text.lastElementChild;
+        (last?.tagName === "P" ? last : text).append(edited);
       }
     }
     parts.push(text);
@@ -195,6 +197,38 @@ function withReaction(message, event) {
     reactions[index] = { emoji: event.emoji, people: event.people };
   }
   return { ...message, reactions, version: event.seq };
+}
+
+/**
+ * A message's text as nodes: the server's rendering, sanitised there (chat/formatting.py),
+ * with the reader's own mentions marked and a copy button on each code block; its source
+ * as plain text if there is no rendering.
+ */
+function formatted(message, myId) {
+  if (!message.html) return document.createTextNode(message.text);
+  const template = document.createElement("template");
+  template.innerHTML = message.html;
+  const content = template.content;
+  // The line breaks between blocks are the renderer's, not the writer's.
+  for (const node of [...content.childNodes]) {
+    if (node.nodeType === Node.TEXT_NODE && !node.data.trim()) node.remove();
+  }
+  for (const mention of content.querySelectorAll(".mention")) {
+    mention.classList.toggle("mention--me", Number(mention.dataset.person) === myId);
+  }
+  for (const pre of content.querySelectorAll("pre")) {
+    const block = document.createElement("div");
+    block.className = "code-block";
+    pre.replaceWith(block);
+    const copy = document.createElement("button");
+    copy.type = "button";
+    copy.className = "code-block__copy";
+    copy.dataset.action = "copy-code";
+    copy.textContent = "Copy";
+    copy.setAttribute("aria-label", "Copy code");
+    block.append(pre, copy);
+  }
+  return content;
 }
 
 function replyQuote(original) {

@@ -386,6 +386,19 @@ function deleteMessage(message) {
   connection.change({ type: "message.delete", message_seq: message.seq }).catch((error) => announceFailure("Deleting", error));
 }
 
+async function copyCode(button) {
+  const code = button.closest(".code-block").querySelector("pre").textContent;
+  try {
+    await navigator.clipboard.writeText(code);
+    button.textContent = "Copied";
+  } catch {
+    // No clipboard (an insecure origin, or permission refused): select it to copy by hand.
+    getSelection().selectAllChildren(button.closest(".code-block").querySelector("pre"));
+    button.textContent = "Selected";
+  }
+  setTimeout(() => (button.textContent = "Copy"), 2000);
+}
+
 async function jumpTo(seq) {
   // Older pages load until the original is on the page (or the room's start is reached).
   while (!store.node(seq) && hasOlder && (firstSeq === null || seq < firstSeq)) {
@@ -413,7 +426,7 @@ let rovingChosen = false; // the reader moved to a message: stay there, not on t
 
 /** Only the message that is the tab stop has its controls in the tab order. */
 function controlsReachable(item, reachable) {
-  for (const control of item.querySelectorAll("button")) control.tabIndex = reachable ? 0 : -1;
+  for (const control of item.querySelectorAll("button, a[href]")) control.tabIndex = reachable ? 0 : -1;
 }
 
 function makeTabStop(item) {
@@ -467,6 +480,7 @@ log.addEventListener("click", (event) => {
   if (!item) return;
   const seq = Number(item.dataset.seq);
   const message = store.get(seq);
+  if (event.target.closest("a[href]")) return; // a link in a message opens, nothing more
   const control = event.target.closest("[data-action], [data-jump-to]");
   if (!control) {
     // A tap on a phone (no hover) shows the message's actions; another tap hides them.
@@ -493,6 +507,9 @@ log.addEventListener("click", (event) => {
       break;
     case "delete":
       deleteMessage(message);
+      break;
+    case "copy-code":
+      copyCode(control);
       break;
     default:
       break;
