@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from html import escape
+from html import escape, unescape
 from typing import Any
 
 import nh3
@@ -155,3 +155,15 @@ def render(text: str, mentions: Sequence[Mapping[str, Any]] = ()) -> str:
     names = sorted(((m["id"], m["name"]) for m in mentions), key=lambda m: -len(m[1]))
     env = {"mentions": names}  # longest first: "@Bora" is not "@Bo" and "ra"
     return sanitise(_md.render(text, env))
+
+
+# Where a block or line ends in the HTML, the words on either side stay apart as text.
+_BLOCK_ENDS = re.compile(r"<br>|</(?:p|li|pre|blockquote)>")
+_SPACES = re.compile(r"\s+")
+
+
+def plain_text(html: str) -> str:
+    """What a reader sees of a rendering, as text: no markup, no Markdown signs (what a
+    search result quotes and highlights)."""
+    text = nh3.clean(_BLOCK_ENDS.sub(" ", html), tags=set())
+    return _SPACES.sub(" ", unescape(text)).strip()

@@ -13,6 +13,7 @@ urlpatterns = [
     path("r/<int:room_id>/settings", views.room_settings, name="room_settings"),
     path("invite/<str:token>", views.invite, name="invite"),
     path("direct", views.direct, name="direct"),
+    path("search", views.search, name="search"),
     path("push/subscriptions", views.push_subscriptions, name="push_subscriptions"),
     path("sw.js", views.service_worker, name="service_worker"),
     path("manifest.webmanifest", views.manifest, name="manifest"),

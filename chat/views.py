@@ -105,6 +105,9 @@ def index(request: HttpRequest) -> HttpResponse:
     return _front_page(request, form)
 
 
+PERMALINK_PAGE_MAX = 1000
+
+
 @require_GET
 def room(request: HttpRequest, room_id: int) -> HttpResponse:
     user = request.user
@@ -123,7 +126,13 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
     # it, and the socket resumes from it (what it replays again changes nothing).
     last_seq, epoch = selectors.room_position(room_id=room.pk) or (0, "")
     title = selectors.room_title(room, viewer_id=user.pk)
-    page = selectors.messages_before(room_id=room.pk)
+    # A permalink (?at=SEQ, from search) opens the room at that message: the page loads
+    # from just before it (up to a bound; older pages load on from there).
+    at = _number(request.GET.get("at"))
+    limit = None
+    if at is not None and at <= last_seq:
+        limit = min(PERMALINK_PAGE_MAX, max(settings.CHAT_HISTORY_PAGE_SIZE, last_seq - at + 11))
+    page = selectors.messages_before(room_id=room.pk, limit=limit)
     config = {
         "room": {
             "id": room.pk,
@@ -135,6 +144,7 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
         # Owners, moderators and staff may delete anyone's message here.
         "me": {"id": user.pk, "name": user.name, "moderates": entry.moderates},
         "lastSeq": last_seq,
+        "focusSeq": at if limit else None,
         # Where the person left off: the page marks what is new after it.
         "lastReadSeq": membership.last_read_seq if membership else last_seq,
         "notify": membership.notify if membership else Membership.NOTIFY_NONE,
@@ -296,6 +306,53 @@ def direct(request: HttpRequest) -> HttpResponse:
     return _front_page(
         request, JoinForm(initial={"name": request.user.name}), direct=form, status=400
     )
+
+
+def _number(value: str | None) -> int | None:
+    """A positive id or room number from a URL, or None for anything else."""
+    if value is None or not value.isdigit():
+        return None
+    number = int(value)
+    return number if 0 < number <= selectors.MAX_ID else None
+
+
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    """Messages in the rooms the person may see (or in `?room=`) holding every word of
+    `?q=`, newest first, 20 at a time (`?before=` the last result's id)."""
+    if not isinstance(request.user, User):
+        next_page = urlencode({"next": request.get_full_path()})
+        return redirect(f"{reverse('accounts:login')}?{next_page}")
+    query = request.GET.get("q", "")
+    room_id = _number(request.GET.get("room"))
+    scope = access.room_access(request.user, room_id) if room_id else None
+    if room_id and scope is None:
+        raise Http404("No such room.")
+    context: dict = {
+        "query": query,
+        "scope": scope,
+        "scope_title": scope and selectors.room_title(scope.room, viewer_id=request.user.pk),
+        "results": None,
+        "error": None,
+    }
+    status = 200
+    if query.strip():
+        try:
+            context["results"] = selectors.search_messages(
+                person=request.user,
+                query=query,
+                room_id=room_id,
+                before=_number(request.GET.get("before")),
+            )
+        except selectors.SearchError as error:
+            context["error"] = error
+            status = 400
+        if context["results"] is not None and context["results"].next_before:
+            older = {"q": query, "before": context["results"].next_before}
+            if room_id:
+                older["room"] = room_id
+            context["older_url"] = f"{reverse('chat:search')}?{urlencode(older)}"
+    return render(request, "chat/search.html", context, status=status)
 
 
 def _refused_json(request: HttpRequest, room_id: int) -> JsonResponse | None:

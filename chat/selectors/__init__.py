@@ -23,6 +23,7 @@ from chat.selectors.rooms import (
     room_title,
     rooms_recent,
 )
+from chat.selectors.search import SearchError, search_messages
 from chat.selectors.unread import (
     UNREAD_CAP,
     MyRoom,
@@ -38,6 +39,7 @@ __all__ = [
     "MAX_ID",
     "UNREAD_CAP",
     "MyRoom",
+    "SearchError",
     "catch_up",
     "direct_titles",
     "is_member",
@@ -60,6 +62,7 @@ __all__ = [
     "room_title",
     "rooms_of",
     "rooms_recent",
+    "search_messages",
     "unread_count",
     "unread_messages",
     "wire_messages",

@@ -409,7 +409,7 @@ async function jumpTo(seq) {
   }
   const node = store.node(seq);
   if (!node) {
-    outboxAlert.textContent = "The original message is not in this room's history.";
+    outboxAlert.textContent = "That message is not in this room's history (deleted, perhaps).";
     return;
   }
   node.scrollIntoView({ block: "center" });
@@ -752,7 +752,8 @@ keepATabStop();
 // Back where the person left off: at the "New" divider, if anything is new, else the end.
 const leftOff = reader.markWhereLeftOff();
 regroup();
-if (leftOff) leftOff.scrollIntoView({ block: "start" });
+if (config.focusSeq) jumpTo(config.focusSeq); // a permalink: at that message
+else if (leftOff) leftOff.scrollIntoView({ block: "start" });
 else scrollToBottom();
 field.value = storage?.getItem(draftKey) || "";
 fitField();
