@@ -126,6 +126,8 @@ def _markdown() -> MarkdownIt:
     md.disable(
         ["heading", "lheading", "hr", "image", "html_block", "html_inline", "code", "reference"]
     )
+    # "&lt;" shows as typed: in a chat, what looks like an HTML entity is text too.
+    md.disable("entity")
     # Only addresses with a scheme: "setup.py" is a file name, not a site in Paraguay.
     assert md.linkify is not None  # linkify-it-py is installed with it
     md.linkify.set({"fuzzy_link": False, "fuzzy_email": False, "fuzzy_ip": False})

@@ -275,3 +275,7 @@ class TestStoredRendering:
         Message.objects.update(html="")
         (message,) = selectors.messages_before(room_id=room.pk).messages
         assert message.html == "<p><code>code</code></p>\n"
+
+
+def test_what_looks_like_an_html_entity_shows_as_typed():
+    assert render("&lt;b&gt; &amp; &#x41;") == "<p>&amp;lt;b&amp;gt; &amp;amp; &amp;#x41;</p>\n"
