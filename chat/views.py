@@ -310,7 +310,7 @@ def direct(request: HttpRequest) -> HttpResponse:
 
 def _number(value: str | None) -> int | None:
     """A positive id or room number from a URL, or None for anything else."""
-    if value is None or not value.isdigit():
+    if value is None or not (value.isascii() and value.isdigit()):  # "²" is a digit too
         return None
     number = int(value)
     return number if 0 < number <= selectors.MAX_ID else None

@@ -208,8 +208,10 @@ def test_a_permalink_loads_the_room_from_that_message(room, ana):
     config = page.context["config"]
     assert config["focusSeq"] == 120
     assert config["messages"][0]["seq"] <= 120
-    junk = logged_in(ana).get(f"/r/{room.pk}/", {"at": "junk"})
-    assert junk.context["config"]["focusSeq"] is None
+    for junk in ("junk", "²", "-1", "99999999999999999999999"):
+        page = logged_in(ana).get(f"/r/{room.pk}/", {"at": junk})
+        assert page.context["config"]["focusSeq"] is None
+        assert logged_in(ana).get("/search", {"q": "m1", "before": junk}).status_code == 200
 
 
 def test_the_index_is_the_databases_own(room, ana):
