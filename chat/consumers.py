@@ -347,6 +347,7 @@ class ChatConsumer(LeanConsumer):
                 frame.client_id,
                 frame.reply_to,
                 tuple(frame.mentions),
+                tuple(frame.files),
             )
         )
         stored.add_done_callback(partial(self._acknowledge, frame.client_id))

@@ -121,3 +121,60 @@ def internal_endpoints(get_response):
 
 internal_endpoints.sync_capable = False  # type: ignore[attr-defined]
 internal_endpoints.async_capable = True  # type: ignore[attr-defined]
+
+
+class BodyLimit:
+    """Refuses an HTTP request whose body is larger than the largest upload allows, before
+    anything reads it: Django's ASGI handler would first copy the whole body to a
+    temporary file, however large. A body that does not say its length and runs past the
+    limit is cut off (the client sees the connection end)."""
+
+    def __init__(self, app, *, max_bytes: int | None = None):
+        self.app = app
+        # The largest file, plus the form's own fields and boundaries.
+        self.max_bytes = max_bytes or settings.CHAT_FILE_MAX_BYTES + 256 * 1024
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers", ())).get(b"content-length")
+        if length is not None:
+            try:
+                declared = int(length)
+            except ValueError:
+                declared = self.max_bytes + 1
+            if declared > self.max_bytes:
+                return await self._too_large(send)
+            return await self.app(scope, receive, send)
+        seen = 0
+
+        async def counted_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    return {"type": "http.disconnect"}
+            return message
+
+        return await self.app(scope, counted_receive, send)
+
+    async def _too_large(self, send) -> None:
+        limit_mb = settings.CHAT_FILE_MAX_BYTES / (1024 * 1024)
+        body = (
+            b'{"error": "file_too_large", "stored": false, "detail": "A file is limited to '
+            + f"{limit_mb:.1f} MB".encode()
+            + b'."}'
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -272,3 +272,59 @@ class PushCursor(models.Model):
 
     def __str__(self) -> str:
         return f"push looked up to message {self.message_id}, mention {self.mention_id}"
+
+
+def new_file_key() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def stored_files():
+    """Where files' bytes are (settings.STORAGES["files"]). Ask it each time: a FileField
+    resolves its storage once, when the model is defined, and tests swap it per test."""
+    from django.core.files.storage import storages
+
+    return storages["files"]
+
+
+class Attachment(models.Model):
+    """A file someone uploaded to a room. Until a message carries it (`message` unset) only
+    its uploader sees it; then whoever may see the room. Deleting the message deletes it.
+
+    Its URL holds `key`, not the row's id: a guessable number would let anyone try to tell
+    which files exist."""
+
+    key = models.CharField(max_length=32, unique=True, default=new_file_key, editable=False)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="attachments")
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attachments"
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    # Its place among the message's files, in the order they were attached.
+    position = models.PositiveSmallIntegerField(default=0)
+    name = models.CharField(max_length=255)  # as uploaded, made safe as a file name
+    content_type = models.CharField(max_length=127)  # from its content, never its name alone
+    size = models.PositiveBigIntegerField()
+    file = models.FileField(storage=stored_files, max_length=255)
+    # Images only: the picture's size, and a small copy without its metadata.
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    thumbnail = models.FileField(storage=stored_files, max_length=255, blank=True)
+    thumbnail_width = models.PositiveIntegerField(null=True, blank=True)
+    thumbnail_height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["message", "position"]),
+            # A person's uploads in the last hour (the limits) and those left unsent.
+            models.Index(fields=["uploader", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_image(self) -> bool:
+        return bool(self.thumbnail)

@@ -6,22 +6,32 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import msgspec
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chat import access, metrics, protocol, push, ratelimit, realtime, selectors, services
 from chat.forms import DirectForm, GuestNameForm, JoinForm, RenameForm
-from chat.models import Membership, User, name_key
+from chat.models import Membership, User, name_key, stored_files
 from chat.services import push as push_services
+from chat.uploads import NEUTRAL_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +167,11 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
         "historyUrl": reverse("chat:room_messages", args=[room.pk]),
         "membersUrl": reverse("chat:room_members", args=[room.pk]),
         "maxChars": settings.CHAT_MESSAGE_MAX_CHARS,
+        "files": {
+            "url": reverse("chat:room_files", args=[room.pk]),
+            "maxBytes": settings.CHAT_FILE_MAX_BYTES,
+            "perMessage": protocol.FILES_PER_MESSAGE_MAX,
+        },
         # Web Push, when this server has a VAPID key: the page subscribes with it.
         "push": {
             "key": push.public_key(),
@@ -512,3 +527,104 @@ def manifest(request: HttpRequest) -> HttpResponse:
         ],
     }
     return JsonResponse(body, content_type="application/manifest+json")
+
+
+@require_http_methods(["POST"])
+def room_files(request: HttpRequest, room_id: int) -> HttpResponse:
+    """Upload one file (multipart, field `file`) to the room, for a message to carry: the
+    answer is its wire state (201), whose `key` the message names."""
+    if refused := _refused_json(request, room_id):
+        return refused
+    upload = request.FILES.get("file")
+    if upload is None or len(request.FILES) != 1:
+        return JsonResponse(
+            {"error": "invalid_field", "stored": False, "detail": "Send one file, as `file`."},
+            status=400,
+        )
+    assert isinstance(request.user, User)
+    try:
+        attachment = services.file_upload(room_id=room_id, uploader=request.user, upload=upload)
+    except services.UploadsLimited as refusal:
+        response = JsonResponse(
+            {
+                "error": refusal.code,
+                "stored": False,
+                "detail": refusal.detail,
+                "retry_after_ms": refusal.retry_after_ms,
+            },
+            status=429,
+        )
+        response["Retry-After"] = str(math.ceil(refusal.retry_after_ms / 1000))
+        return response
+    except services.Refused as refusal:
+        too_large = isinstance(refusal, services.FileTooLarge | services.ImageTooLarge)
+        return JsonResponse(
+            {"error": refusal.code, "stored": False, "detail": refusal.detail},
+            status=413 if too_large else 400,
+        )
+    return HttpResponse(
+        protocol.encode_json(selectors.wire_file(attachment)),
+        status=201,
+        content_type="application/json",
+    )
+
+
+# What a downloaded file may do in the browser: nothing. Even opened on its own, an HTML or
+# SVG file runs no script, loads nothing and is its own origin (sandbox).
+FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+DOWNLOAD_CHUNK_BYTES = 256 * 1024
+
+
+async def attachment(request: HttpRequest, key: str, name: str) -> HttpResponseBase:
+    """A file as uploaded, to whoever may see its room (chat.selectors.attachment_for).
+    Pictures show in the browser; everything else downloads under its name, as bytes."""
+    return await _serve(request, key, thumbnail=False)
+
+
+async def thumbnail(request: HttpRequest, key: str) -> HttpResponseBase:
+    return await _serve(request, key, thumbnail=True)
+
+
+async def _serve(request: HttpRequest, key: str, *, thumbnail: bool) -> HttpResponseBase:
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
+    person = await request.auser()
+    # asgiref's, as Django's own async views do (channels' closes the connection after).
+    found = await sync_to_async(selectors.attachment_for)(person, key)
+    if found is None or (thumbnail and not found.is_image):
+        raise Http404("No such file.")
+    name = (found.thumbnail if thumbnail else found.file).name
+    storage = stored_files()
+    try:
+        opened = await asyncio.to_thread(storage.open, name, "rb")
+    except FileNotFoundError:
+        log.error("files: stored bytes are missing", extra={"key": key})
+        raise Http404("No such file.") from None
+    size = found.size if not thumbnail else await asyncio.to_thread(storage.size, name)
+    inline = thumbnail or found.is_image
+    response = StreamingHttpResponse(
+        _chunks(opened) if request.method == "GET" else _nothing(opened),
+        content_type="image/webp" if thumbnail else found.content_type if inline else NEUTRAL_TYPE,
+    )
+    response["Content-Length"] = str(size)
+    response["Content-Disposition"] = content_disposition_header(not inline, found.name) or ""
+    response["Content-Security-Policy"] = FILE_CSP
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    # A file's bytes never change under its key; who may fetch it can, so only this
+    # person's browser keeps it.
+    response["Cache-Control"] = "private, max-age=31536000, immutable"
+    return response
+
+
+async def _chunks(opened):
+    try:
+        while chunk := await asyncio.to_thread(opened.read, DOWNLOAD_CHUNK_BYTES):
+            yield chunk
+    finally:
+        await asyncio.to_thread(opened.close)
+
+
+async def _nothing(opened):
+    await asyncio.to_thread(opened.close)
+    return
+    yield b""

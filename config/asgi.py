@@ -15,7 +15,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chat.consumers import SocketRateLimit  # noqa: E402
-from chat.middleware import SameOriginOnly, SessionAuthMiddleware  # noqa: E402
+from chat.middleware import BodyLimit, SameOriginOnly, SessionAuthMiddleware  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from chat.runtime import lifespan  # noqa: E402
 
@@ -23,7 +23,7 @@ application = ProtocolTypeRouter(
     {
         # Starts and stops the hub, the writer and the housekeeping (chat/runtime.py).
         "lifespan": lifespan,
-        "http": django_asgi_app,
+        "http": BodyLimit(django_asgi_app),
         "websocket": SameOriginOnly(
             SocketRateLimit(SessionAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),

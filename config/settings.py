@@ -244,8 +244,33 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# Uploaded files: on this machine's disk under var/ by default, or in any S3-compatible
+# store (django-storages) when DJANGO_FILES_S3_BUCKET is set. They are never served by the
+# store itself: every download passes the room's access check (chat.views.attachment).
+FILES_S3_BUCKET = env.str("DJANGO_FILES_S3_BUCKET", default="")
+if FILES_S3_BUCKET:
+    _files_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": FILES_S3_BUCKET,
+            "endpoint_url": env.str("DJANGO_FILES_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("DJANGO_FILES_S3_REGION", default="") or None,
+            "access_key": env.str("DJANGO_FILES_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("DJANGO_FILES_S3_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str("DJANGO_FILES_S3_PREFIX", default="files"),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+else:
+    _files_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(VAR_DIR / "files"), "base_url": None},
+    }
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "files": _files_storage,
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -298,6 +323,16 @@ SESSION_COOKIE_AGE = 60 * 60 * 24 * 365  # a guest keeps their name for a year i
 CHAT_MESSAGE_MAX_CHARS = 4000
 CHAT_FRAME_MAX_BYTES = 64 * 1024
 CHAT_HISTORY_PAGE_SIZE = 50
+# Files: per file, and per person per hour (count and bytes); 10 per message (the wire's).
+CHAT_FILE_MAX_BYTES = env.int("CHAT_FILE_MAX_BYTES", default=25 * 1024 * 1024)
+CHAT_UPLOADS_PER_HOUR = env.int("CHAT_UPLOADS_PER_HOUR", default=100)
+CHAT_UPLOAD_BYTES_PER_HOUR = env.int("CHAT_UPLOAD_BYTES_PER_HOUR", default=500 * 1024 * 1024)
+# Images of more pixels are refused: decoding one costs memory by its pixels, whatever its
+# compressed size (a "decompression bomb" is a few kilobytes claiming gigapixels).
+CHAT_IMAGE_MAX_PIXELS = env.int("CHAT_IMAGE_MAX_PIXELS", default=50_000_000)
+CHAT_THUMBNAIL_MAX_PX = 480
+# An upload no message took within this time is deleted (the composer was closed).
+CHAT_UPLOAD_UNSENT_HOURS = 24
 # Events in one answer to `sync`; a client further behind than CHAT_RESYNC_MAX is told to
 # reset (reload its latest page) rather than replay them all.
 CHAT_CATCH_UP_MAX = 500

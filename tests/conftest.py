@@ -175,11 +175,16 @@ def _fresh_rate_limits(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _unhashed_static_files(settings):
-    # Hashed names need `collectstatic` first; pages under test only need the URLs.
+def _unhashed_static_files(settings, tmp_path):
+    # Hashed names need `collectstatic` first; pages under test only need the URLs. Each
+    # test's uploads go to a folder of its own.
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        "files": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "files"), "base_url": None},
+        },
     }
 
 

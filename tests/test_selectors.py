@@ -72,9 +72,9 @@ def test_a_page_costs_the_same_few_queries_whatever_the_room_size(room_with):
             selectors.messages_before(room_id=room.pk, before_seq=40)
             catch_up(room, size - 20)
         counts.append(len(queries))
-    # A page: its messages, their reactions. A catch-up: the position, then the messages
-    # and the other events over the range, and the reactions.
-    assert counts == [8, 8]
+    # A page: its messages, their reactions, their files. A catch-up: the position, then
+    # the messages and the other events over the range, the reactions and the files.
+    assert counts == [11, 11]
 
 
 def test_history_reads_walk_the_room_and_seq_index_without_sorting(room_with):

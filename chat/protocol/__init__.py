@@ -27,6 +27,7 @@ from chat.protocol.base import (
 from chat.protocol.client import CLIENT_FRAMES, ClientFrame, decode_client_frame
 from chat.protocol.ephemera import PresenceNow, Typing, TypingNow
 from chat.protocol.events import RoomEventFrame, decode_room_event
+from chat.protocol.files import FILES_PER_MESSAGE_MAX, FileKey, WireFile
 from chat.protocol.messages import (
     Ack,
     DeleteMessage,
@@ -61,6 +62,7 @@ __all__ = [
     "CLOSE_NOT_AUTHENTICATED",
     "CLOSE_ROOM_NOT_FOUND",
     "CLOSE_TOO_MANY",
+    "FILES_PER_MESSAGE_MAX",
     "Ack",
     "AddReaction",
     "ClientFrame",
@@ -68,6 +70,7 @@ __all__ = [
     "DeleteMessage",
     "EditMessage",
     "Error",
+    "FileKey",
     "Frame",
     "HistoryPage",
     "MessageCreated",
@@ -100,6 +103,7 @@ __all__ = [
     "SyncResult",
     "Typing",
     "TypingNow",
+    "WireFile",
     "WireMessage",
     "clean_text",
     "decode_client_frame",

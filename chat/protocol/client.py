@@ -54,7 +54,9 @@ def decode_client_frame(raw: str | bytes, *, max_bytes: int, max_chars: int) -> 
         raise ProtocolError(
             Error.TOO_DEEPLY_NESTED, "The frame nests arrays or objects too deeply."
         ) from None
-    if isinstance(frame, SendMessage | EditMessage):
+    if isinstance(frame, SendMessage) and frame.files:
+        frame.text = _checked_text(frame.text, max_chars, frame.client_id, blank_allowed=True)
+    elif isinstance(frame, SendMessage | EditMessage):
         frame.text = _checked_text(frame.text, max_chars, frame.client_id)
     elif isinstance(frame, AddReaction | RemoveReaction):
         frame.emoji = frame.emoji.strip()
@@ -65,10 +67,12 @@ def decode_client_frame(raw: str | bytes, *, max_bytes: int, max_chars: int) -> 
     return frame
 
 
-def _checked_text(text: str, max_chars: int, client_id: str | None) -> str:
+def _checked_text(
+    text: str, max_chars: int, client_id: str | None, *, blank_allowed: bool = False
+) -> str:
     text = clean_text(text)
-    if not text:
-        raise ProtocolError(Error.BLANK_MESSAGE, "A message needs some text.", client_id)
+    if not text and not blank_allowed:
+        raise ProtocolError(Error.BLANK_MESSAGE, "A message needs some text or a file.", client_id)
     if len(text) > max_chars:
         raise ProtocolError(
             Error.MESSAGE_TOO_LONG, f"A message is limited to {max_chars} characters.", client_id

@@ -8,6 +8,7 @@ from typing import Annotated
 import msgspec
 
 from chat.protocol.base import ClientId, Frame, Seq
+from chat.protocol.files import FileKeys, WireFile
 
 __all__ = [
     "Ack",
@@ -33,14 +34,16 @@ Mentions = Annotated[list[Seq], msgspec.Meta(max_length=MENTIONS_MAX)]
 
 
 class SendMessage(Frame, tag="message.send"):
-    """Post `text` to the room, as a reply to the message numbered `reply_to` if given.
-    `client_id` is unique per message: a resend is answered with the stored message
-    instead of storing a second copy."""
+    """Post `text` to the room, as a reply to the message numbered `reply_to` if given,
+    with the files uploaded beforehand under `files` (their keys; then `text` may be
+    empty). `client_id` is unique per message: a resend is answered with the stored
+    message instead of storing a second copy."""
 
     client_id: ClientId
     text: str
     reply_to: Seq | None = None
     mentions: Mentions = msgspec.field(default_factory=list)
+    files: FileKeys = msgspec.field(default_factory=list)
 
 
 class EditMessage(Frame, tag="message.edit"):
@@ -103,6 +106,7 @@ class WireMessage(msgspec.Struct, omit_defaults=True):
     mentions: list[Sender] = msgspec.field(default_factory=list)
     # The text as sanitised HTML (chat.formatting): the only markup a client may insert.
     html: str = ""
+    files: list[WireFile] = msgspec.field(default_factory=list)
 
 
 # Frames the server sends. Room events carry the room's number `seq` first.

@@ -1,6 +1,7 @@
 """Every read: pages, the room log after a number, rooms, unread."""
 
 from chat.selectors.events import catch_up, room_events_after
+from chat.selectors.files import attachment_for, files_of, wire_file
 from chat.selectors.messages import (
     message_state,
     message_to_wire,
@@ -40,8 +41,10 @@ __all__ = [
     "UNREAD_CAP",
     "MyRoom",
     "SearchError",
+    "attachment_for",
     "catch_up",
     "direct_titles",
+    "files_of",
     "is_member",
     "members_by_prefix",
     "message_state",
@@ -65,5 +68,6 @@ __all__ = [
     "search_messages",
     "unread_count",
     "unread_messages",
+    "wire_file",
     "wire_messages",
 ]

@@ -11,12 +11,14 @@ from django.conf import settings
 from chat import protocol
 from chat.formatting import render, sanitise
 from chat.models import Message, Reaction
+from chat.selectors.files import files_of
 
 EXCERPT_MAX_CHARS = 100
+FILES_ONLY_EXCERPT = "📎 File"  # what a reply quotes of a message of files and no text
 
 
 def reply_preview(original: Message) -> protocol.ReplyPreview:
-    first_line = original.text.split("\n", 1)[0]
+    first_line = original.text.split("\n", 1)[0] or FILES_ONLY_EXCERPT
     if len(first_line) > EXCERPT_MAX_CHARS:
         first_line = first_line[: EXCERPT_MAX_CHARS - 1] + "…"
     return protocol.ReplyPreview(
@@ -28,7 +30,9 @@ def reply_preview(original: Message) -> protocol.ReplyPreview:
 
 
 def message_to_wire(
-    message: Message, reactions: Sequence[protocol.ReactionState] = ()
+    message: Message,
+    reactions: Sequence[protocol.ReactionState] = (),
+    files: Sequence[protocol.WireFile] = (),
 ) -> protocol.WireMessage:
     """The message's state; its sender (and the original of a reply, with its sender) must
     be loaded with it."""
@@ -45,6 +49,7 @@ def message_to_wire(
         reply_to=None if message.reply_to is None else reply_preview(message.reply_to),
         reactions=[] if message.deleted else list(reactions),
         mentions=[] if message.deleted else [protocol.Sender(**m) for m in message.mentions],
+        files=[] if message.deleted else list(files),
     )
 
 
@@ -77,8 +82,10 @@ def reactions_of(message_ids: Iterable[int]) -> dict[int, list[protocol.Reaction
 
 
 def wire_messages(messages: Sequence[Message]) -> list[protocol.WireMessage]:
-    reactions = reactions_of(m.pk for m in messages if not m.deleted)
-    return [message_to_wire(m, reactions.get(m.pk, ())) for m in messages]
+    alive = [m.pk for m in messages if not m.deleted]
+    reactions = reactions_of(alive)
+    files = files_of(alive)
+    return [message_to_wire(m, reactions.get(m.pk, ()), files.get(m.pk, ())) for m in messages]
 
 
 def messages_with_state():

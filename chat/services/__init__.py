@@ -5,6 +5,13 @@ Only services call `realtime.announce`, and only from `transaction.on_commit`.
 
 from chat.services.direct import direct_open
 from chat.services.edits import message_delete, message_edit
+from chat.services.files import (
+    FileTooLarge,
+    ImageTooLarge,
+    UploadsLimited,
+    file_upload,
+    files_prune_unsent,
+)
 from chat.services.log import (
     Forbidden,
     Gone,
@@ -38,8 +45,10 @@ from chat.services.reactions import TooManyReactions, reaction_add, reaction_rem
 from chat.services.rooms import NameTaken, guest_claim
 
 __all__ = [
+    "FileTooLarge",
     "Forbidden",
     "Gone",
+    "ImageTooLarge",
     "NameTaken",
     "NameTakenByRoom",
     "NotAMember",
@@ -51,7 +60,10 @@ __all__ = [
     "Refused",
     "RoomNotFound",
     "TooManyReactions",
+    "UploadsLimited",
     "direct_open",
+    "file_upload",
+    "files_prune_unsent",
     "guest_claim",
     "invite_accept",
     "invite_renew",

@@ -12,6 +12,7 @@ from chat.access import moderates, outsiders
 from chat.formatting import render
 from chat.models import Mention, Message, Reaction, RoomEvent, User
 from chat.selectors import message_state, messages_with_state
+from chat.services.files import files_delete_of
 from chat.services.log import (
     Forbidden,
     Gone,
@@ -98,6 +99,7 @@ def message_delete(*, room_id: int, deleter: User, message_seq: int) -> protocol
             message.save(update_fields=["text", "html", "deleted_at", "version", "mentions"])
             Reaction.objects.filter(message=message).delete()
             Mention.objects.filter(message=message).delete()
+            files_delete_of(message)
             state = state_now(room_id, message_seq)
             record_change(
                 message,

@@ -12,14 +12,14 @@ from django.db import (
     connection,
     transaction,
 )
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from chat import metrics, protocol, realtime
 from chat.access import outsiders
 from chat.formatting import render
-from chat.models import Message, Room, User
-from chat.selectors import message_to_wire, messages_with_state, wire_messages
+from chat.models import Attachment, Message, Room, User
+from chat.selectors import message_to_wire, messages_with_state, wire_file, wire_messages
 from chat.services.log import NotAMember, NotFound, NotStored, OutcomeUnknown, RoomNotFound
 from chat.services.mentions import members_named, mention_rows_for, mentions_in
 
@@ -32,6 +32,7 @@ class Post:
     client_id: str
     reply_to: int | None = None  # the seq of the message it answers, in the same room
     mentions: tuple[int, ...] = ()  # whom it names, by id
+    files: tuple[str, ...] = ()  # the keys of its files, uploaded by its sender to its room
     key: tuple[int, int, str] = field(init=False)  # what makes a resend the same message
 
     def __post_init__(self) -> None:
@@ -39,6 +40,15 @@ class Post:
 
 
 PostResult = tuple[protocol.WireMessage, bool]
+
+FILES_NOT_UPLOADED = (
+    "A file of this message is not uploaded to this room (or was sent already, or expired): "
+    "upload it again."
+)
+
+
+class FileTaken(IntegrityError):
+    """Another message took one of a post's files while this transaction ran."""
 
 
 def message_post(
@@ -49,6 +59,7 @@ def message_post(
     client_id: str,
     reply_to: int | None = None,
     mentions: tuple[int, ...] = (),
+    files: tuple[str, ...] = (),
 ) -> tuple[protocol.WireMessage, bool]:
     """Store `text` as the room's next message (a reply to the message numbered `reply_to`,
     if given) and announce it once committed.
@@ -57,7 +68,8 @@ def message_post(
     stored returns the stored message and stores nothing. Raises NotFound for a reply to
     a message the room does not have.
     """
-    result = messages_post_many([Post(room_id, sender, text, client_id, reply_to, mentions)])[0]
+    post = Post(room_id, sender, text, client_id, reply_to, mentions, files)
+    result = messages_post_many([post])[0]
     if isinstance(result, Exception):
         raise result
     return result
@@ -79,12 +91,14 @@ def messages_post_many(posts: list[Post]) -> list[PostResult | Exception]:
             results = _store_posts(posts)
             committing = True  # what fails from here on fails in the COMMIT
         return results
-    except IntegrityError:
+    except IntegrityError as error:
         if len(posts) == 1:
             # The same client_id raced in through another connection and won.
             stored = _stored_by_client_id(posts)
             if posts[0].key in stored:
                 return [(stored[posts[0].key], False)]
+            if isinstance(error, FileTaken):
+                return [NotFound(FILES_NOT_UPLOADED)]
             raise
         return [_post_alone(post) for post in posts]
     except DatabaseError as error:
@@ -114,11 +128,19 @@ def _store_posts(posts: list[Post]) -> list[PostResult | Exception]:
         if post.key not in results:
             new_posts.setdefault(post.key, post)  # a resend within the batch is one message
     originals = _originals(new_posts.values())
+    unsent_files = _unsent_files(new_posts.values())
+    files_taken: dict[tuple[int, int, str], list[Attachment]] = {}
     by_room: dict[int, list[Post]] = {}
     for post in new_posts.values():
         if post.reply_to is not None and (post.room_id, post.reply_to) not in originals:
             results[post.key] = NotFound("No message with that number in this room to reply to.")
             continue
+        if post.files:
+            taken = _take_files(post, unsent_files)
+            if taken is None:
+                results[post.key] = NotFound(FILES_NOT_UPLOADED)
+                continue
+            files_taken[post.key] = taken
         by_room.setdefault(post.room_id, []).append(post)
 
     # Everything but the numbers is made before taking them: from the UPDATE to the commit
@@ -181,10 +203,11 @@ def _store_posts(posts: list[Post]) -> list[PostResult | Exception]:
         created.extend(messages)
     Message.objects.bulk_create(created)
     mention_rows_for(message for message in created if message.mentions)
+    files_by_message = _attach_files(created, files_taken)
 
     announcements: dict[int, list[protocol.WireMessage]] = {}
     for message in created:
-        wire = message_to_wire(message)
+        wire = message_to_wire(message, files=files_by_message.get(message.pk, ()))
         results[(message.room_id, message.sender_id, message.client_id)] = (wire, True)
         announcements.setdefault(message.room_id, []).append(wire)
     # A resend may be of a message whose COMMIT went through unannounced (its outcome was
@@ -227,6 +250,53 @@ def _originals(posts) -> dict[tuple[int, int], Message]:
         ):
             originals[(room_id, message.seq)] = message
     return originals
+
+
+def _unsent_files(posts) -> dict[str, Attachment]:
+    """The not yet sent files these posts name, by key."""
+    keys = {key for post in posts for key in post.files}
+    if not keys:
+        return {}
+    return {a.key: a for a in Attachment.objects.filter(key__in=keys, message__isnull=True)}
+
+
+def _take_files(post: Post, unsent: dict[str, Attachment]) -> list[Attachment] | None:
+    """The files the post names, in its order, if every one is its sender's upload to its
+    room that no earlier post (of this batch too) has taken; they are taken from `unsent`.
+    None if any is not."""
+    wanted = [unsent.get(key) for key in dict.fromkeys(post.files)]
+    files = [a for a in wanted if a is not None]
+    if len(files) < len(wanted) or any(
+        a.uploader_id != post.sender.pk or a.room_id != post.room_id for a in files
+    ):
+        return None
+    for attachment in files:
+        del unsent[attachment.key]
+    return files
+
+
+def _attach_files(
+    created: list[Message], taken: dict[tuple[int, int, str], list[Attachment]]
+) -> dict[int, list[protocol.WireFile]]:
+    """Give each new message the files its post took; their wire states by message id.
+
+    Only files no message has are updated, under the rooms' locks: if another worker's
+    message took one since it was looked up, this transaction fails as a conflict and the
+    batch is stored post by post (where that post is refused)."""
+    by_message: dict[int, list[protocol.WireFile]] = {}
+    for message in created:
+        files = taken.get((message.room_id, message.sender_id, message.client_id))
+        if not files:
+            continue
+        ids = [a.pk for a in files]
+        updated = Attachment.objects.filter(pk__in=ids, message__isnull=True).update(
+            message_id=message.pk,
+            position=Case(*(When(pk=pk, then=Value(i)) for i, pk in enumerate(ids))),
+        )
+        if updated != len(ids):
+            raise FileTaken("a file of this post was taken by another message meanwhile")
+        by_message[message.pk] = [wire_file(a) for a in files]
+    return by_message
 
 
 def _outsiders_posts(

@@ -356,7 +356,7 @@ def _pushes(messages: list[Message], mentions: list[Mention]) -> list[Push]:
             title = f"{sender} in {room_name}"
         if item.count > 1:
             title += f" (+{item.count - 1} more)"
-        text = message.text
+        text = message.text or "Sent a file"
         if len(text) > BODY_MAX_CHARS:
             text = text[: BODY_MAX_CHARS - 1] + "…"
         payload = {

@@ -136,7 +136,8 @@ export class Notifier {
     const mentionsMe = message.mentions?.some((person) => person.id === this.myId);
     if (level === "none" || (level === "mentions" && !mentionsMe)) return;
     const roomName = this.roomName(roomId) ?? "a room";
-    const text = message.text.length > BODY_MAX_CHARS ? `${message.text.slice(0, BODY_MAX_CHARS - 1)}…` : message.text;
+    const source = message.text || (message.files?.length ? "Sent a file" : "");
+    const text = source.length > BODY_MAX_CHARS ? `${source.slice(0, BODY_MAX_CHARS - 1)}…` : source;
     const notification = new Notification(
       mentionsMe ? `${message.sender.name} mentioned you in ${roomName}` : `${message.sender.name} in ${roomName}`,
       { body: text, tag: `chat-${roomId}-${message.seq}` },
