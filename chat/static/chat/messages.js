@@ -3,6 +3,7 @@
 // forward: of two states of one message, the higher `version` wins, so a page fetched
 // before an edit and shown after it never undoes it. Text is always text (textContent);
 // the only markup inserted is the server's sanitised rendering of a message (`html`).
+import { filesBlock } from "./files.js";
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
@@ -173,7 +174,12 @@ export class MessageStore {
         (last?.tagName === "P" ? last : text).append(edited);
       }
     }
-    parts.push(text);
+    // A message of files alone has no text to show.
+    if (message.deleted || message.text || !message.files?.length) parts.push(text);
+    if (!message.deleted) {
+      const files = filesBlock(message.files);
+      if (files) parts.push(files);
+    }
     if (!message.deleted) {
       const reactions = this.renderReactions(message);
       if (reactions) parts.push(reactions);

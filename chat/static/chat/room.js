@@ -3,6 +3,7 @@
 // connection and the outbox live in socket.js, the message node in messages.js, and
 // events.js applies each room event; reading.js keeps what the person has read.
 import { ephemeraApplier, eventApplier } from "./events.js";
+import { FileTray } from "./files.js";
 import { MentionPicker } from "./mentions.js";
 import { MessageStore } from "./messages.js";
 import { Notifier } from "./notifications.js";
@@ -34,6 +35,9 @@ const field = document.getElementById("composer-text");
 const composerContext = document.getElementById("composer-context");
 const composerContextText = document.getElementById("composer-context-text");
 const composerCancel = document.getElementById("composer-cancel");
+const attachButton = document.getElementById("attach");
+const fileInput = document.getElementById("file-input");
+const dropHint = document.getElementById("drop-hint");
 const mentionPicker = new MentionPicker({
   field,
   listbox: document.getElementById("mention-list"),
@@ -347,10 +351,19 @@ function submit() {
     field.focus();
     return;
   }
-  if (!text) return;
+  if (tray.count && !tray.ready()) {
+    outboxAlert.textContent = tray.failed
+      ? "A file could not be uploaded: retry or remove it, then send."
+      : "Still uploading: the message goes once its files are up.";
+    if (!tray.failed) sendWhenUploaded = true;
+    return;
+  }
+  const files = tray.files();
+  if (!text && !files.length) return;
   // The outbox keeps it (across a reload too) until the server has it: the box is free
   // for the next message at once.
-  connection.send(text, replyingTo ? replyingTo.seq : null, mentionPicker.mentionsIn(text));
+  connection.send(text, replyingTo ? replyingTo.seq : null, mentionPicker.mentionsIn(text), files);
+  tray.sent();
   mentionPicker.reset();
   typingNotifier.stop();
   replyingTo = null;
@@ -535,6 +548,10 @@ function renderOutboxEntry(entry) {
   const text = document.createElement("p");
   text.className = "msg__text";
   text.textContent = entry.text;
+  if (entry.files?.length) {
+    const names = entry.files.map((file) => file.name).join(", ");
+    text.append(entry.text ? " " : "", `📎 ${names}`);
+  }
   const state = document.createElement("p");
   state.className = "msg__state";
   if (entry.failed) {
@@ -597,6 +614,85 @@ field.addEventListener("keydown", (event) => {
   }
 });
 composerCancel.addEventListener("click", cancelComposerContext);
+
+// ---- files: by button, by dropping them on the room, by pasting them -------------------
+
+let sendWhenUploaded = false; // Send was pressed while the files were still uploading
+const tray = new FileTray({
+  list: document.getElementById("file-tray"),
+  limits: config.files,
+  csrfToken: config.csrfToken,
+  announce: (text) => (outboxAlert.textContent = text),
+  changed: () => {
+    if (sendWhenUploaded && tray.ready()) {
+      sendWhenUploaded = false;
+      submit();
+    } else if (tray.failed || !tray.count) {
+      sendWhenUploaded = false;
+    }
+  },
+  signal,
+});
+attachButton.addEventListener("click", () => fileInput.click(), { signal });
+fileInput.addEventListener(
+  "change",
+  () => {
+    tray.add(fileInput.files);
+    fileInput.value = ""; // choosing the same file again is a change too
+    field.focus();
+  },
+  { signal },
+);
+field.addEventListener(
+  "paste",
+  (event) => {
+    const files = event.clipboardData?.files;
+    if (!files?.length) return; // text is pasted as text
+    event.preventDefault();
+    tray.add(files);
+  },
+  { signal },
+);
+const roomMain = scroller.parentElement;
+let dragDepth = 0; // dragenter and dragleave fire for every child crossed
+const carriesFiles = (event) => [...(event.dataTransfer?.types ?? [])].includes("Files");
+roomMain.addEventListener(
+  "dragenter",
+  (event) => {
+    if (!carriesFiles(event)) return;
+    dragDepth += 1;
+    dropHint.hidden = false;
+  },
+  { signal },
+);
+roomMain.addEventListener(
+  "dragleave",
+  (event) => {
+    if (!carriesFiles(event)) return;
+    dragDepth = Math.max(0, dragDepth - 1);
+    if (!dragDepth) dropHint.hidden = true;
+  },
+  { signal },
+);
+roomMain.addEventListener(
+  "dragover",
+  (event) => {
+    if (carriesFiles(event)) event.preventDefault(); // allows the drop
+  },
+  { signal },
+);
+roomMain.addEventListener(
+  "drop",
+  (event) => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault();
+    dragDepth = 0;
+    dropHint.hidden = true;
+    tray.add(event.dataTransfer.files);
+    field.focus();
+  },
+  { signal },
+);
 field.addEventListener("input", () => {
   fitField();
   if (!editing) {

@@ -76,6 +76,8 @@ export class Outbox {
           text: entry.text,
           replyTo: Number.isInteger(entry.replyTo) ? entry.replyTo : null,
           mentions: Array.isArray(entry.mentions) ? entry.mentions.filter(Number.isInteger) : [],
+          // Uploaded already: the outbox keeps what the message will show of them.
+          files: Array.isArray(entry.files) ? entry.files.filter((f) => typeof f?.key === "string") : [],
           failed: entry.failed || null,
         });
       }
@@ -93,8 +95,8 @@ export class Outbox {
     }
   }
 
-  add(text, replyTo = null, mentions = []) {
-    const entry = { clientId: newClientId(), text, replyTo, mentions, failed: null };
+  add(text, replyTo = null, mentions = [], files = []) {
+    const entry = { clientId: newClientId(), text, replyTo, mentions, files, failed: null };
     this.change((entries) => entries.set(entry.clientId, entry));
     return entry;
   }
@@ -219,8 +221,8 @@ export class RoomConnection {
   }
 
   /** Send a message: it is kept, and sent again after any failure, until acknowledged. */
-  send(text, replyTo = null, mentions = []) {
-    const entry = this.outbox.add(text, replyTo, mentions);
+  send(text, replyTo = null, mentions = [], files = []) {
+    const entry = this.outbox.add(text, replyTo, mentions, files);
     this.sendNext();
     this.onOutbox();
     return entry.clientId;
@@ -297,6 +299,7 @@ export class RoomConnection {
     const frame = { type: "message.send", client_id: entry.clientId, text: entry.text };
     if (entry.replyTo !== null) frame.reply_to = entry.replyTo;
     if (entry.mentions?.length) frame.mentions = entry.mentions;
+    if (entry.files?.length) frame.files = entry.files.map((file) => file.key);
     this.socket.send(JSON.stringify(frame));
   }
 
