@@ -32,11 +32,12 @@ GIVE_FILES = """
     transfer.items.add(new File([bytes], name, { type }));
   }
   const element = document.querySelector(target);
+  const options = { bubbles: true, cancelable: true };
   if (kind === "paste") {
-    element.dispatchEvent(new ClipboardEvent("paste", { clipboardData: transfer, bubbles: true, cancelable: true }));
+    element.dispatchEvent(new ClipboardEvent("paste", { ...options, clipboardData: transfer }));
   } else {
     for (const type of ["dragenter", "dragover", "drop"]) {
-      element.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      element.dispatchEvent(new DragEvent(type, { ...options, dataTransfer: transfer }));
     }
   }
 }
@@ -219,8 +220,9 @@ def test_a_room_with_files_has_no_serious_accessibility_violations(
     uploaded_tray(page, 2)
     page.locator("#composer-text").fill("Diagram and minutes")
     page.locator("#composer-text").press("Enter")
+    thumbnail = page.locator("#log img.file__thumbnail")
     page.wait_for_function(
-        "() => [...document.querySelectorAll('#log img.file__thumbnail')].some(i => i.complete && i.naturalWidth)"
+        "img => img.complete && img.naturalWidth", arg=thumbnail.element_handle()
     )
     page.locator("#file-input").set_input_files(
         files=[{"name": "agenda.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 agenda"}]
