@@ -13,6 +13,8 @@ COPY --chown=chat config config
 COPY --chown=chat chat chat
 USER chat
 RUN make install
+# The files volume's mount point, owned by the app's user (a new volume takes its owner).
+RUN mkdir -p /srv/chat/var/files
 # Hashed static files are part of the release; the key only lets settings load for this step.
 RUN DJANGO_SECRET_KEY=collectstatic-only DJANGO_STATIC_ROOT=/srv/chat/staticfiles \
     .venv/bin/python manage.py collectstatic --no-input

@@ -101,10 +101,11 @@ def picture(file: BinaryIO, *, max_pixels: int, thumbnail_px: int) -> Picture | 
             if frames * width * height > max_pixels * 4:
                 raise TooManyPixels(frames * width * height, max_pixels * 4)
             image.load()
-            upright = ImageOps.exif_transpose(image)
+            upright = ImageOps.exif_transpose(image)  # a copy: one picture's pixels twice
+            del image  # ...only while turning it, not while encoding (close() would close
+            # the upload too, which an animation is then stored from)
             cleaned = None if frames > 1 else _without_metadata(upright, image_format)
-            small = upright.copy()
-            small.thumbnail((thumbnail_px, thumbnail_px))
+            small = _shrunk(upright, thumbnail_px)
             thumbnail = _encoded(small, "WEBP", quality=80)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as bomb:
         raise TooManyPixels(0, max_pixels) from bomb
@@ -124,14 +125,23 @@ def picture(file: BinaryIO, *, max_pixels: int, thumbnail_px: int) -> Picture | 
 
 def _without_metadata(image: Image.Image, image_format: str) -> bytes:
     # Saved from the pixels alone: no EXIF, XMP, ICC profile or text chunks go along.
-    bare = image.copy()
-    bare.info = {k: v for k, v in image.info.items() if k == "transparency"}
+    image.info = {k: v for k, v in image.info.items() if k == "transparency"}
     if image_format == "JPEG":
-        rgb = bare if bare.mode in ("RGB", "L", "CMYK") else bare.convert("RGB")
+        rgb = image if image.mode in ("RGB", "L", "CMYK") else image.convert("RGB")
         return _encoded(rgb, "JPEG", quality=92)
     if image_format == "WEBP":
-        return _encoded(bare, "WEBP", quality=90)
-    return _encoded(bare, image_format)
+        return _encoded(image, "WEBP", quality=90)
+    return _encoded(image, image_format)
+
+
+def _shrunk(image: Image.Image, longest_px: int) -> Image.Image:
+    """At most `longest_px` on its longer side, never enlarged (made at its small size, not
+    as a full-size copy first)."""
+    scale = longest_px / max(image.size)
+    if scale >= 1:
+        return image.copy()
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
 def _encoded(image: Image.Image, image_format: str, **options) -> bytes:

@@ -5,6 +5,7 @@ run here, so these checks are what keeps the files from drifting."""
 from __future__ import annotations
 
 import configparser
+import re
 import shlex
 import subprocess
 
@@ -64,3 +65,14 @@ def test_make_serve_starts_bin_serve():
         text=True,
     )
     assert "bin/serve --host 127.0.0.1 --port 8000 --workers 3" in done.stdout
+
+
+def test_every_app_container_shares_the_files_and_the_proxy_lets_the_largest_upload_through(
+    settings,
+):
+    app = compose()["services"]["app"]
+    assert "files:/srv/chat/var/files" in app["volumes"]
+    assert "files" in compose()["volumes"]
+    for config in (ROOT / "deploy" / "nginx.conf", ROOT / "docs" / "deploy.md"):
+        [size] = re.findall(r"client_max_body_size (\d+)m;", config.read_text())
+        assert int(size) * 1024 * 1024 > settings.CHAT_FILE_MAX_BYTES

@@ -562,3 +562,34 @@ async def test_files_sent_over_the_socket_reach_everyone_and_a_bad_key_stores_no
     assert (seen["type"], seen["seq"], seen["message"]["files"]) == ("message.created", 1, [file])
     await ana_socket.disconnect()
     await bo_socket.disconnect()
+
+
+def odd_pictures() -> dict[str, bytes]:
+    frames = [Image.new("RGB", (40, 30), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    gif = io.BytesIO()
+    frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    deep = io.BytesIO()
+    Image.new("I;16", (50, 40), 3000).save(deep, "PNG")
+    cmyk = io.BytesIO()
+    Image.new("CMYK", (50, 40), (0, 100, 200, 0)).save(cmyk, "JPEG")
+    palette = io.BytesIO()
+    Image.new("P", (50, 40), 5).save(palette, "PNG", transparency=5)
+    webp = io.BytesIO()
+    Image.new("RGBA", (50, 40), (1, 2, 3, 100)).save(webp, "WEBP")
+    return {
+        "animated.gif": gif.getvalue(),
+        "deep.png": deep.getvalue(),
+        "print.jpg": cmyk.getvalue(),
+        "palette.png": palette.getvalue(),
+        "alpha.webp": webp.getvalue(),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(odd_pictures()))
+def test_pictures_of_every_mode_get_a_thumbnail(room, ana, name):
+    data = odd_pictures()[name]
+    file = uploaded(logged_in(ana), room, name, data)
+    response, small = download(logged_in(ana), file["thumbnail_url"])
+    assert Image.open(io.BytesIO(small)).format == "WEBP"
+    if name == "animated.gif":  # kept as it came, its frames and all
+        assert download(logged_in(ana), file["url"])[1] == data

@@ -124,7 +124,7 @@ export class MessageStore {
   updateRepliesTo(original) {
     for (const [seq, state] of this.states) {
       if (state.reply_to?.seq !== original.seq) continue;
-      const firstLine = original.text.split("\n", 1)[0];
+      const firstLine = original.text.split("\n", 1)[0] || (original.files?.length ? "📎 File" : "");
       state.reply_to = {
         ...state.reply_to,
         excerpt: original.deleted ? "" : firstLine.length > 100 ? `${firstLine.slice(0, 99)}…` : firstLine,

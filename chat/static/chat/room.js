@@ -299,7 +299,8 @@ function firstLine(text) {
 function startReply(message) {
   stopEditing();
   replyingTo = message;
-  showComposerContext(`Replying to ${message.sender.name}: ${firstLine(message.text)}`);
+  const quoted = firstLine(message.text) || (message.files?.length ? "📎 File" : "");
+  showComposerContext(`Replying to ${message.sender.name}: ${quoted}`);
   field.focus();
 }
 
