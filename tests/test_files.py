@@ -589,7 +589,7 @@ def odd_pictures() -> dict[str, bytes]:
 def test_pictures_of_every_mode_get_a_thumbnail(room, ana, name):
     data = odd_pictures()[name]
     file = uploaded(logged_in(ana), room, name, data)
-    response, small = download(logged_in(ana), file["thumbnail_url"])
+    _, small = download(logged_in(ana), file["thumbnail_url"])
     assert Image.open(io.BytesIO(small)).format == "WEBP"
     if name == "animated.gif":  # kept as it came, its frames and all
         assert download(logged_in(ana), file["url"])[1] == data
