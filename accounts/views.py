@@ -18,8 +18,8 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import services
 from accounts.forms import AccountForm, LoginForm, SignUpForm
-from chat.models import User
-from chat.services import NameTaken
+from chat.models import AccessToken, User
+from chat.services import NameTaken, NotFound, tokens
 from chat.services.push import BROWSER_TOKEN_SESSION_KEY, subscriptions_end_elsewhere
 
 
@@ -125,9 +125,36 @@ def account(request: HttpRequest) -> HttpResponse:
             )
             messages.success(request, "Your password is changed.")
             return redirect("accounts:account")
+    new_token = None  # shown on this answer only: its secret is not kept anywhere
+    if request.method == "POST" and request.POST.get("form") == "token_create":
+        try:
+            token, secret = tokens.token_create(person=user, name=request.POST.get("name", "")[:80])
+        except tokens.TooManyTokens as refusal:
+            messages.error(request, str(refusal))
+        else:
+            new_token = {"name": token.name, "secret": secret}
+    elif request.method == "POST" and request.POST.get("form") == "token_revoke":
+        try:
+            tokens.token_revoke(person=user, token_id=int(request.POST.get("token", "0")))
+        except (ValueError, NotFound):
+            messages.error(request, "No such token.")
+        else:
+            messages.success(request, "The token is revoked: nothing can use it any more.")
+        return redirect("accounts:account")
     # The page opens on the name, not on the password form below it.
     password.fields["old_password"].widget.attrs.pop("autofocus", None)
-    return render(request, "accounts/account.html", {"details": details, "password": password})
+    return render(
+        request,
+        "accounts/account.html",
+        {
+            "details": details,
+            "password": password,
+            "tokens": AccessToken.objects.filter(person=user, revoked_at__isnull=True).order_by(
+                "-created_at"
+            ),
+            "new_token": new_token,
+        },
+    )
 
 
 class PasswordResetView(auth_views.PasswordResetView):

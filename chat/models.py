@@ -328,3 +328,21 @@ class Attachment(models.Model):
     @property
     def is_image(self) -> bool:
         return bool(self.thumbnail)
+
+
+class AccessToken(models.Model):
+    """A personal access token: a bot or script acting as its person through the API. Only
+    a hash of the secret is kept (shown once, when made); revoking it ends it at once."""
+
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_tokens"
+    )
+    name = models.CharField(max_length=80)  # what its person calls it ("deploy bot")
+    digest = models.CharField(max_length=64, unique=True, editable=False)  # SHA-256, hex
+    prefix = models.CharField(max_length=16, editable=False)  # its start, to tell it apart
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

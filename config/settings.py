@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "csp",
+    "ninja",  # the API's documentation pages (their static files)
     "chat",
     "accounts",
 ]
@@ -323,6 +324,8 @@ SESSION_COOKIE_AGE = 60 * 60 * 24 * 365  # a guest keeps their name for a year i
 CHAT_MESSAGE_MAX_CHARS = 4000
 CHAT_FRAME_MAX_BYTES = 64 * 1024
 CHAT_HISTORY_PAGE_SIZE = 50
+# The API's long poll on a room's events waits at most this long for the next one.
+CHAT_API_WAIT_MAX_SECONDS = env.float("CHAT_API_WAIT_MAX_SECONDS", default=25.0)
 # Files: per file, and per person per hour (count and bytes); 10 per message (the wire's).
 CHAT_FILE_MAX_BYTES = env.int("CHAT_FILE_MAX_BYTES", default=25 * 1024 * 1024)
 CHAT_UPLOADS_PER_HOUR = env.int("CHAT_UPLOADS_PER_HOUR", default=100)

@@ -10,6 +10,7 @@ them in that order, and the hub orders and gap-fills them by it alone, blind to 
 kinds.
 """
 
+from chat.protocol.api import RoomInfo, RoomList, SearchHit, SearchPage, SnippetPiece
 from chat.protocol.base import (
     CLOSE_FORBIDDEN,
     CLOSE_NOT_AUTHENTICATED,
@@ -92,13 +93,18 @@ __all__ = [
     "RoomActivity",
     "RoomChanged",
     "RoomEventFrame",
+    "RoomInfo",
     "RoomJoined",
     "RoomLeft",
+    "RoomList",
     "RoomSummary",
     "RoomsNow",
+    "SearchHit",
+    "SearchPage",
     "SendMessage",
     "Sender",
     "Seq",
+    "SnippetPiece",
     "Sync",
     "SyncResult",
     "Typing",

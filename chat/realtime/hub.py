@@ -8,7 +8,9 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+import msgspec
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
@@ -63,6 +65,13 @@ def room_activity(room_id: int, frame: str) -> str:
     """A room event as the person's other rooms' sockets get it (protocol.RoomActivity),
     made by joining strings: the event's frame is encoded once, for all of them."""
     return f'{{"type":"room.activity","room_id":{room_id},"event":{frame}}}'
+
+
+def _in_room_log(frame: str) -> bool:
+    try:
+        return isinstance(msgspec.json.decode(frame).get("seq"), int)
+    except (msgspec.DecodeError, AttributeError):
+        return False
 
 
 def gapless(events: list[tuple[int, str]], first_seq: int) -> bool:
@@ -142,6 +151,33 @@ class RoomHub:
             task = self.loop.create_task(self._subscribe(room_id, ready), context=fresh_context())
             self._subscriptions[room_id] = (ready, task)
         return self._subscriptions[room_id][0]
+
+    @contextlib.asynccontextmanager
+    async def following(self, room_id: int) -> AsyncIterator[Callable[[float], Awaitable[bool]]]:
+        """Follow a room's log from now on without a socket (the API's long poll): yields
+        `next_event(timeout)`, true once an event of the room's log has reached this
+        process since entering (or the room is closed to followers), false when `timeout`
+        seconds pass first. An event committed after entering is never missed, so a read
+        made inside the block and then this wait together see everything."""
+        arrived = asyncio.Event()
+
+        async def send(message: dict) -> None:
+            # Only the log wakes it: the room's ephemera (typing, presence) do not.
+            if message["type"] != "websocket.send" or _in_room_log(message["text"]):
+                arrived.set()
+
+        follower = LocalSocket(send, max_backlog=1, connection_id="follower")
+
+        async def next_event(timeout: float) -> bool:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(arrived.wait(), timeout)
+            return arrived.is_set()
+
+        await self.join(room_id, follower)
+        try:
+            yield next_event
+        finally:
+            self.leave(room_id, follower)
 
     def leave(self, room_id: int, socket: LocalSocket) -> None:
         self.unwatch(socket, set(socket.watching))

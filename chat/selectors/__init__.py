@@ -5,6 +5,7 @@ from chat.selectors.files import attachment_for, files_of, wire_file
 from chat.selectors.messages import (
     message_state,
     message_to_wire,
+    messages_after,
     messages_before,
     messages_with_state,
     reactions_of,
@@ -49,6 +50,7 @@ __all__ = [
     "members_by_prefix",
     "message_state",
     "message_to_wire",
+    "messages_after",
     "messages_before",
     "messages_with_state",
     "reactions_of",

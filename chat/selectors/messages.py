@@ -108,6 +108,21 @@ def messages_before(
     )
 
 
+def messages_after(
+    *, room_id: int, after_seq: int, before_seq: int | None = None, limit: int | None = None
+) -> protocol.HistoryPage:
+    """The `limit` messages just after `after_seq` (and before `before_seq`, if given),
+    oldest first, as they are now; `has_more` says whether more follow."""
+    limit = limit or settings.CHAT_HISTORY_PAGE_SIZE
+    query = messages_with_state().filter(room_id=room_id, seq__gt=after_seq)
+    if before_seq is not None:
+        query = query.filter(seq__lt=before_seq)
+    oldest_first = list(query.order_by("seq")[: limit + 1])
+    return protocol.HistoryPage(
+        messages=wire_messages(oldest_first[:limit]), has_more=len(oldest_first) > limit
+    )
+
+
 def message_state(*, room_id: int, seq: int) -> protocol.WireMessage | None:
     message = messages_with_state().filter(room_id=room_id, seq=seq).first()
     return None if message is None else wire_messages([message])[0]
