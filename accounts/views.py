@@ -23,6 +23,9 @@ from chat.services import NameTaken, NotFound, tokens
 from chat.services.push import BROWSER_TOKEN_SESSION_KEY, subscriptions_end_elsewhere
 
 
+NEW_TOKEN_SESSION_KEY = "accounts:new_token"
+
+
 def _next_url(request: HttpRequest, default: str) -> str:
     url = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(
@@ -125,14 +128,17 @@ def account(request: HttpRequest) -> HttpResponse:
             )
             messages.success(request, "Your password is changed.")
             return redirect("accounts:account")
-    new_token = None  # shown on this answer only: its secret is not kept anywhere
+    # A new token's secret is shown once, on the page the creation redirects to: it waits
+    # in the session only until then (a reload neither shows it again nor makes another).
+    new_token = request.session.pop(NEW_TOKEN_SESSION_KEY, None)
     if request.method == "POST" and request.POST.get("form") == "token_create":
         try:
             token, secret = tokens.token_create(person=user, name=request.POST.get("name", "")[:80])
         except tokens.TooManyTokens as refusal:
             messages.error(request, str(refusal))
         else:
-            new_token = {"name": token.name, "secret": secret}
+            request.session[NEW_TOKEN_SESSION_KEY] = {"name": token.name, "secret": secret}
+        return redirect("accounts:account")
     elif request.method == "POST" and request.POST.get("form") == "token_revoke":
         try:
             tokens.token_revoke(person=user, token_id=int(request.POST.get("token", "0")))

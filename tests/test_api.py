@@ -271,7 +271,10 @@ def test_the_account_page_makes_a_token_shows_it_once_and_revokes_it(ana):
     ana.set_password("a long enough password")
     ana.save()
     page = logged_in(ana)
-    made = page.post("/account/", {"form": "token_create", "name": "Nightly build bot"})
+    made = page.post(
+        "/account/", {"form": "token_create", "name": "Nightly build bot"}, follow=True
+    )
+    assert made.redirect_chain  # reloading the page shown is a GET: it makes no token
     secret = made.context["new_token"]["secret"]
     assert secret.startswith("chat_") and secret in made.content.decode()
     token = AccessToken.objects.get()
