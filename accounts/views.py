@@ -22,7 +22,6 @@ from chat.models import AccessToken, User
 from chat.services import NameTaken, NotFound, tokens
 from chat.services.push import BROWSER_TOKEN_SESSION_KEY, subscriptions_end_elsewhere
 
-
 NEW_TOKEN_SESSION_KEY = "accounts:new_token"
 
 
