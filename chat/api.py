@@ -199,6 +199,9 @@ async def _refused_by_limits(request: HttpRequest, client_id: str | None) -> Htt
 def _frame(request: HttpRequest, frame_type: str, **fields: Any) -> protocol.ClientFrame:
     """The request's JSON body as the socket frame it stands for, validated as the socket
     validates it (the same limits, the same error codes)."""
+    limit = settings.CHAT_FRAME_MAX_BYTES
+    if len(request.body) > limit:
+        raise protocol.ProtocolError(Error.FRAME_TOO_LARGE, f"Bodies are limited to {limit} bytes.")
     try:
         body = msgspec.json.decode(request.body) if request.body else {}
     except msgspec.DecodeError as exc:
@@ -212,7 +215,7 @@ def _frame(request: HttpRequest, frame_type: str, **fields: Any) -> protocol.Cli
     raw = protocol.encode_json({**body, **fields, "type": frame_type})
     return protocol.decode_client_frame(
         raw,
-        max_bytes=settings.CHAT_FRAME_MAX_BYTES + 1024,
+        max_bytes=limit + 1024,  # the URL's fields added
         max_chars=settings.CHAT_MESSAGE_MAX_CHARS,
     )
 

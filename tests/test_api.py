@@ -155,6 +155,8 @@ async def test_bad_bodies_get_the_sockets_codes_and_store_nothing(bot_for, room,
         status, error = await bot.send("post", path, body)
         assert (error["type"], error["code"]) == ("error", code), body
         assert status in (400, 404)
+    status, error = await bot.send("post", path, {"client_id": "x", "text": "y" * 70_000})
+    assert (status, error["code"]) == (413, "frame_too_large")
     response = await bot.raw("post", path, "{not json")
     assert response.json()["code"] == "invalid_json"
     assert await database_sync_to_async(Message.objects.count)() == 0

@@ -593,3 +593,13 @@ def test_pictures_of_every_mode_get_a_thumbnail(room, ana, name):
     assert Image.open(io.BytesIO(small)).format == "WEBP"
     if name == "animated.gif":  # kept as it came, its frames and all
         assert download(logged_in(ana), file["url"])[1] == data
+
+
+def test_posts_without_files_never_read_the_files_table(room, ana):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    posts = [services.Post(room.pk, ana, f"plain {n}", new_client_id()) for n in range(5)]
+    with capture_events(), CaptureQueriesContext(connection) as queries:
+        services.messages_post_many(posts)
+    assert not [q["sql"] for q in queries if Attachment._meta.db_table in q["sql"]]
