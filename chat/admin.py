@@ -1,9 +1,19 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils import timezone
 
 from chat import services
-from chat.models import Membership, Message, PushSubscription, Room, User, name_key
+from chat.models import (
+    AccessToken,
+    Attachment,
+    Membership,
+    Message,
+    PushSubscription,
+    Room,
+    User,
+    name_key,
+)
 from chat.services.push import push_service_host
 
 
@@ -140,3 +150,42 @@ class PushSubscriptionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    """Uploaded files, to see who shares what and how much. A file goes with its message
+    (delete the message for everyone), or by itself while unsent (`manage.py files_prune`)."""
+
+    list_display = ("name", "content_type", "size", "uploader", "room", "message", "created_at")
+    list_filter = ("content_type",)
+    search_fields = ("name", "uploader__username", "room__name")
+    list_select_related = ("uploader", "room", "message")
+    ordering = ("-created_at",)
+    readonly_fields = [field.name for field in Attachment._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # through its message, so that the room's log says so
+
+
+@admin.register(AccessToken)
+class AccessTokenAdmin(admin.ModelAdmin):
+    """People's API tokens (their secrets are nowhere to be seen): staff revoke one here."""
+
+    list_display = ("name", "person", "prefix", "created_at", "last_used_at", "revoked_at")
+    search_fields = ("name", "person__username", "prefix")
+    list_select_related = ("person",)
+    readonly_fields = ("person", "name", "prefix", "created_at", "last_used_at", "revoked_at")
+    exclude = ("digest",)
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # made by their person (the account page) or `manage.py api_token`
+
+    @admin.action(description="Revoke (nothing can use it any more)")
+    def revoke(self, request, queryset) -> None:
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"{count} token(s) revoked.")

@@ -603,3 +603,23 @@ def test_posts_without_files_never_read_the_files_table(room, ana):
     with capture_events(), CaptureQueriesContext(connection) as queries:
         services.messages_post_many(posts)
     assert not [q["sql"] for q in queries if Attachment._meta.db_table in q["sql"]]
+
+
+def test_staff_see_files_in_the_admin_and_revoke_tokens_there(admin_client, room, ana):
+    from chat.models import AccessToken
+    from chat.services import tokens
+
+    file = uploaded(logged_in(ana), room, "report.pdf", b"%PDF-1.7 x")
+    listed = admin_client.get("/admin/chat/attachment/", {"q": "report"})
+    assert listed.status_code == 200 and "report.pdf" in listed.content.decode()
+    pk = Attachment.objects.get(key=file["key"]).pk
+    assert admin_client.get(f"/admin/chat/attachment/{pk}/change/").status_code == 200
+    _, secret = tokens.token_create(person=ana, name="ci bot")
+    token = AccessToken.objects.get()
+    page = admin_client.get("/admin/chat/accesstoken/").content.decode()
+    assert "ci bot" in page and token.digest not in page
+    admin_client.post(
+        "/admin/chat/accesstoken/",
+        {"action": "revoke", "_selected_action": [token.pk]},
+    )
+    assert tokens.person_for_token(secret) is None
