@@ -196,6 +196,21 @@ async def _refused_by_limits(request: HttpRequest, client_id: str | None) -> Htt
     )
 
 
+async def _refused_reads(request: HttpRequest) -> HttpResponse | None:
+    """Reads are limited per person too: a loop polling without `wait` is refused, not
+    the database worn down."""
+    wait_ms = await runtime.current().limits.refused(
+        (ratelimit.read_per_person(), str(_person(request).pk))
+    )
+    if wait_ms is None:
+        return None
+    return _error(
+        Error.RATE_LIMITED,
+        "Too many calls; ask again shortly (the events call can wait for what is new).",
+        retry_after_ms=wait_ms,
+    )
+
+
 def _frame(request: HttpRequest, frame_type: str, **fields: Any) -> protocol.ClientFrame:
     """The request's JSON body as the socket frame it stands for, validated as the socket
     validates it (the same limits, the same error codes)."""
@@ -249,6 +264,8 @@ def _refusal(error: Exception, client_id: str | None) -> HttpResponse:
 @v1.get("/me", openapi_extra={"responses": {200: {"$ref": "Sender"}}})
 async def me(request: HttpRequest):
     """Whom the token (or session) acts as."""
+    if refused := await _refused_reads(request):
+        return refused
     person = _person(request)
     return _json(protocol.Sender(id=person.pk, name=person.name))
 
@@ -256,6 +273,8 @@ async def me(request: HttpRequest):
 @v1.get("/rooms", openapi_extra={"responses": {200: {"$ref": "RoomList"}}})
 async def rooms(request: HttpRequest):
     """The rooms you are in, with what is unread."""
+    if refused := await _refused_reads(request):
+        return refused
     person = _person(request)
     summaries = await sync_to_async(selectors.room_summaries)(person_id=person.pk)
     return _json(protocol.RoomList(rooms=summaries))
@@ -264,6 +283,8 @@ async def rooms(request: HttpRequest):
 @v1.get("/rooms/{room_id}", openapi_extra={"responses": {200: {"$ref": "RoomInfo"}}})
 async def room(request: HttpRequest, room_id: IdInPath):
     """A room you may see, and its log's position (where to follow its events from)."""
+    if refused := await _refused_reads(request):
+        return refused
     entry = await _room(request, room_id)
     if entry is None:
         return _no_room()
@@ -293,6 +314,8 @@ async def messages(
     """A page of messages as they are now, oldest first: the latest (neither `before`
     nor `after`), those just before a number, or those just after one (and, with both,
     before the other). `has_more`: there are more on the side the page was read from."""
+    if refused := await _refused_reads(request):
+        return refused
     if await _room(request, room_id) is None:
         return _no_room()
     if after is not None:
@@ -323,6 +346,8 @@ async def events(
     up to that many seconds (at most 25) for the next one: a long poll. A `reset` says
     your number cannot be trusted (another `epoch`, or too far behind): read the latest
     page and go on from its `last_seq`."""
+    if refused := await _refused_reads(request):
+        return refused
     if await _room(request, room_id) is None:
         return _no_room()
 
@@ -497,6 +522,8 @@ async def search(
 ):
     """Messages with every word of `q` in the rooms you may see (or in `room`), newest
     first, 20 at a time (`next_before` for the next page)."""
+    if refused := await _refused_reads(request):
+        return refused
     person = _person(request)
     try:
         results = await sync_to_async(selectors.search_messages)(

@@ -1,4 +1,5 @@
 """Rate limits that hold across worker processes: messages per person and per address,
+reads through the API (and searches) per person,
 joins through the front page per person and per address, new sockets per address, log-in
 attempts per account and per address.
 
@@ -84,6 +85,11 @@ def login_per_account() -> Rule:
 def login_per_address() -> Rule:
     window = settings.CHAT_LOGIN_WINDOW_SECONDS
     return Rule("login-address", settings.CHAT_LOGIN_ATTEMPTS_PER_ADDRESS, window)
+
+
+def read_per_person() -> Rule:
+    """The API's reads (and searches from the page): a bot polling in a loop, not a person."""
+    return Rule("read-person", settings.CHAT_READS_PER_MINUTE, 60)
 
 
 Check = tuple[Rule, str]  # a rule, and whom it counts (a person's id, an address)

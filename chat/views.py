@@ -351,7 +351,16 @@ def search(request: HttpRequest) -> HttpResponse:
         "error": None,
     }
     status = 200
+    wait_ms = None
     if query.strip():
+        # Searches from the page count as reads, as the API's do.
+        wait_ms = ratelimit.limits().refused((ratelimit.read_per_person(), str(request.user.pk)))
+    if wait_ms is not None:
+        context["error"] = selectors.SearchError(
+            "rate_limited", f"Too many searches; try again in {math.ceil(wait_ms / 1000)} s."
+        )
+        status = 429
+    elif query.strip():
         try:
             context["results"] = selectors.search_messages(
                 person=request.user,

@@ -385,6 +385,8 @@ CHAT_RATE_ADDRESS_PER_SECOND = env.float("CHAT_RATE_ADDRESS_PER_SECOND", default
 CHAT_JOINS_PER_MINUTE = env.int("CHAT_JOINS_PER_MINUTE", default=10)
 CHAT_JOINS_PER_MINUTE_PER_ADDRESS = env.int("CHAT_JOINS_PER_MINUTE_PER_ADDRESS", default=60)
 # New sockets: every open tab reconnects once after a worker restarts.
+# API calls that read (history, events, search) and searches from the page, per person.
+CHAT_READS_PER_MINUTE = env.int("CHAT_READS_PER_MINUTE", default=600)
 CHAT_SOCKETS_PER_MINUTE_PER_ADDRESS = env.int("CHAT_SOCKETS_PER_MINUTE_PER_ADDRESS", default=300)
 # Log-in attempts (each counted before its password is checked): a guesser is slowed per
 # account and per address; the real owner waits at most one window (minutes), never more.

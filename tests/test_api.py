@@ -298,3 +298,24 @@ def test_the_openapi_document_is_served_with_the_wire_shapes():
     assert {"WireMessage", "SyncResult", "Error", "SendMessage"} <= set(schemas)
     assert schemas["SendMessage"]["properties"]["client_id"]["pattern"] == "^[A-Za-z0-9_-]+$"
     assert Client().get("/api/docs").status_code == 200
+
+
+async def test_reads_are_limited_per_person_and_say_when_to_ask_again(bot_for, room, ana, settings):
+    settings.CHAT_READS_PER_MINUTE = 3
+    bot = await bot_for(ana)
+    for _ in range(3):
+        status, _ = await bot.get(f"/rooms/{room.pk}/messages")
+        assert status == 200
+    status, error = await bot.get(f"/rooms/{room.pk}/events", after=0)
+    assert (status, error["code"]) == (429, "rate_limited")
+    assert 0 < error["retry_after_ms"] <= 60_000
+
+
+def test_searches_from_the_page_are_limited_too(room, ana, settings):
+    settings.CHAT_READS_PER_MINUTE = 2
+    page = logged_in(ana)
+    assert page.get("/search", {"q": "one"}).status_code == 200
+    assert page.get("/search", {"q": "two"}).status_code == 200
+    refused = page.get("/search", {"q": "three"})
+    assert refused.status_code == 429
+    assert "Too many searches" in refused.content.decode()
