@@ -2,6 +2,7 @@ import asyncio
 import logging
 import math
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -538,21 +539,37 @@ def manifest(request: HttpRequest) -> HttpResponse:
     return JsonResponse(body, content_type="application/manifest+json")
 
 
+# Reading pictures and storing bytes: off the thread every sync view and query of this
+# process shares (a large picture takes a second to re-save), two at a time at most (each
+# holds a decoded picture in memory).
+_file_lane = ThreadPoolExecutor(max_workers=2, thread_name_prefix="chat-files")
+
+
 @require_http_methods(["POST"])
-def room_files(request: HttpRequest, room_id: int) -> HttpResponse:
+async def room_files(request: HttpRequest, room_id: int) -> HttpResponse:
     """Upload one file (multipart, field `file`) to the room, for a message to carry: the
     answer is its wire state (201), whose `key` the message names."""
-    if refused := _refused_json(request, room_id):
-        return refused
-    upload = request.FILES.get("file")
-    if upload is None or len(request.FILES) != 1:
+    person = await request.auser()
+    if not isinstance(person, User):
+        return JsonResponse({"error": "not_authenticated", "stored": False}, status=403)
+    if await sync_to_async(access.room_access)(person, room_id) is None:
+        return JsonResponse(
+            {"error": "not_found", "stored": False, "detail": "No such room."}, status=404
+        )
+    loop = asyncio.get_running_loop()
+    files = await loop.run_in_executor(_file_lane, lambda: request.FILES)  # parses the form
+    upload = files.get("file")
+    if upload is None or len(files) != 1:
         return JsonResponse(
             {"error": "invalid_field", "stored": False, "detail": "Send one file, as `file`."},
             status=400,
         )
-    assert isinstance(request.user, User)
     try:
-        attachment = services.file_upload(room_id=room_id, uploader=request.user, upload=upload)
+        await sync_to_async(services.file_upload_allowed)(uploader=person, size=upload.size or 0)
+        stored = await loop.run_in_executor(_file_lane, services.bytes_stored, upload)
+        attachment = await sync_to_async(services.file_recorded)(
+            stored, room_id=room_id, uploader=person
+        )
     except services.UploadsLimited as refusal:
         response = JsonResponse(
             {

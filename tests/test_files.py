@@ -623,3 +623,19 @@ def test_staff_see_files_in_the_admin_and_revoke_tokens_there(admin_client, room
         {"action": "revoke", "_selected_action": [token.pk]},
     )
     assert tokens.person_for_token(secret) is None
+
+
+def test_a_png_with_text_chunks_loses_them_and_a_bare_one_is_kept_byte_for_byte(room, ana):
+    from PIL import PngImagePlugin
+
+    tagged = io.BytesIO()
+    chunks = PngImagePlugin.PngInfo()
+    chunks.add_text("Author", "Ana at home")
+    Image.new("RGB", (40, 30), (5, 6, 7)).save(tagged, "PNG", pnginfo=chunks)
+    file = uploaded(logged_in(ana), room, "tagged.png", tagged.getvalue())
+    _, kept = download(logged_in(ana), file["url"])
+    assert b"Ana at home" not in kept and Image.open(io.BytesIO(kept)).size == (40, 30)
+
+    bare = png()
+    file = uploaded(logged_in(ana), room, "bare.png", bare)
+    assert download(logged_in(ana), file["url"])[1] == bare

@@ -9,7 +9,10 @@ from chat.services.files import (
     FileTooLarge,
     ImageTooLarge,
     UploadsLimited,
+    bytes_stored,
+    file_recorded,
     file_upload,
+    file_upload_allowed,
     files_prune_unsent,
 )
 from chat.services.log import (
@@ -61,8 +64,11 @@ __all__ = [
     "RoomNotFound",
     "TooManyReactions",
     "UploadsLimited",
+    "bytes_stored",
     "direct_open",
+    "file_recorded",
     "file_upload",
+    "file_upload_allowed",
     "files_prune_unsent",
     "guest_claim",
     "invite_accept",

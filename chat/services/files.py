@@ -49,8 +49,17 @@ class UploadsLimited(Refused):
 def file_upload(*, room_id: int, uploader: User, upload: UploadedFile) -> Attachment:
     """Store `upload` as a file of the room, not yet sent: its uploader's to attach to a
     message. The caller has checked that the uploader may write in the room. Raises
-    FileTooLarge, ImageTooLarge or UploadsLimited, storing nothing."""
-    size = upload.size or 0
+    FileTooLarge, ImageTooLarge or UploadsLimited, storing nothing.
+
+    The three steps, for callers that run them apart (the upload view runs the slow middle
+    one, which touches no database, off the thread its other database calls share)."""
+    file_upload_allowed(uploader=uploader, size=upload.size or 0)
+    return file_recorded(bytes_stored(upload), room_id=room_id, uploader=uploader)
+
+
+def file_upload_allowed(*, uploader: User, size: int) -> None:
+    """Whether a file of `size` bytes may be uploaded by this person now: raises
+    FileTooLarge or UploadsLimited. Their own expired unsent uploads go meanwhile."""
     limit = settings.CHAT_FILE_MAX_BYTES
     if size > limit:
         raise FileTooLarge(
@@ -59,6 +68,11 @@ def file_upload(*, room_id: int, uploader: User, upload: UploadedFile) -> Attach
     _check_hourly_limits(uploader, size)
     _forget_unsent(uploader)
 
+
+def bytes_stored(upload: UploadedFile) -> Attachment:
+    """Read the upload (its type from its bytes; a picture re-saved without metadata, with
+    a thumbnail) and put its bytes in the files' storage. No database: the answer is the
+    file's row, unsaved, for `file_recorded`. Raises ImageTooLarge, storing nothing."""
     name = uploads.safe_name(upload.name or "")
     upload.seek(0)
     head = upload.read(HEAD_BYTES)
@@ -74,7 +88,7 @@ def file_upload(*, room_id: int, uploader: User, upload: UploadedFile) -> Attach
             + (f"; this one has {error.pixels:,}." if error.pixels else ".")
         ) from None
 
-    attachment = Attachment(room_id=room_id, uploader=uploader, name=name, size=size)
+    attachment = Attachment(name=name, size=upload.size or 0)
     storage = stored_files()
     # Under a folder of their key's first letters: no directory grows to millions.
     path = f"{attachment.key[:2]}/{attachment.key}"
@@ -98,10 +112,24 @@ def file_upload(*, room_id: int, uploader: User, upload: UploadedFile) -> Attach
             attachment.thumbnail_width = picture.thumbnail_width
             attachment.thumbnail_height = picture.thumbnail_height
         attachment.file.name = saved[0]
-        attachment.save()
     except BaseException:
         for stored in saved:
             storage.delete(stored)
+        raise
+    return attachment
+
+
+def file_recorded(attachment: Attachment, *, room_id: int, uploader: User) -> Attachment:
+    """Save the row of bytes already stored (`bytes_stored`); if it cannot be saved, the
+    bytes are deleted."""
+    attachment.room_id, attachment.uploader = room_id, uploader
+    try:
+        attachment.save()
+    except BaseException:
+        storage = stored_files()
+        for name in (attachment.file.name, attachment.thumbnail.name):
+            if name:
+                storage.delete(name)
         raise
     return attachment
 
