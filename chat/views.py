@@ -414,7 +414,7 @@ def room_members(request: HttpRequest, room_id: int) -> HttpResponse:
     """Members of the room whose name starts with `?prefix=`, for the composer's "@"."""
     if refused := _refused_json(request, room_id):
         return refused
-    prefix = request.GET.get("prefix", "")[:MENTION_PREFIX_MAX_CHARS]
+    prefix = request.GET.get("prefix", "").replace("\x00", "")[:MENTION_PREFIX_MAX_CHARS]
     people = selectors.members_by_prefix(
         room_id=room_id, prefix=prefix, exclude_id=request.user.pk or 0
     )

@@ -115,6 +115,11 @@ def test_members_are_suggested_by_name_prefix_in_any_case(room, people):
     assert names == ["Bo", "Bora"]
     assert client.get(url, {"prefix": "c"}).json()["people"] == []  # Cy is not a member
     assert client.get(url, {"prefix": ""}).json()["people"][0]["name"] == "Bo"  # not Ana
+    # NUL is no part of a name (and PostgreSQL would refuse the query).
+    assert [p["name"] for p in client.get(url, {"prefix": "bo\x00"}).json()["people"]] == [
+        "Bo",
+        "Bora",
+    ]
 
 
 def test_members_of_a_private_room_are_not_suggested_to_outsiders(people):

@@ -232,3 +232,12 @@ def test_on_postgresql_other_forms_of_a_whole_word_match(room, ana):
     seq = post(room, ana, "we deployed the servers")
     assert found(ana, "deploying server") == [seq]
     assert found(ana, '"deploying"') == []  # as written, only as written
+
+
+def test_a_nul_in_a_query_is_no_part_of_it(room, ana):
+    # PostgreSQL refuses NUL in any string: it would have failed the query (found by
+    # schemathesis through the API).
+    found_seq = post(room, ana, "nightly deploy")
+    assert found(ana, "deploy\x00") == [found_seq]
+    with pytest.raises(SearchError):
+        selectors.search_messages(person=ana, query="\x00\x00")

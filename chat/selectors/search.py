@@ -73,6 +73,8 @@ class Results:
 
 
 def terms_of(query: str) -> list[Term]:
+    # No text holds NUL (PostgreSQL refuses it in a string; stored text never has one).
+    query = query.replace("\x00", "")
     if len(query) > QUERY_MAX_CHARS:
         raise SearchError("query_too_long", f"Search for at most {QUERY_MAX_CHARS} characters.")
     terms = [Term(phrase.strip() or word, bool(phrase)) for phrase, word in _TERM.findall(query)]
