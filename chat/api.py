@@ -368,6 +368,10 @@ async def events(
             answer = await sync_to_async(read)()
             nothing_yet = isinstance(answer, protocol.SyncResult) and not answer.events
             if nothing_yet and await next_event(wait):
+                # Asked again: the wait may have ended because the person left a private
+                # room (its followers are closed), and then they see nothing more of it.
+                if await _room(request, room_id) is None:
+                    return _no_room()
                 answer = await sync_to_async(read)()
     if answer is None:
         return _no_room()

@@ -319,3 +319,18 @@ def test_searches_from_the_page_are_limited_too(room, ana, settings):
     refused = page.get("/search", {"q": "three"})
     assert refused.status_code == 429
     assert "Too many searches" in refused.content.decode()
+
+
+async def test_a_long_poll_of_a_room_made_private_meanwhile_ends_for_an_outsider(
+    bot_for, room, ana, bo
+):
+    await database_sync_to_async(services.membership_join)(room=room, person=ana)
+    await database_sync_to_async(lambda: room.memberships.filter(person=ana).update(role="owner"))()
+    outsider = await bot_for(bo)
+    waiting = asyncio.create_task(outsider.get(f"/rooms/{room.pk}/events", after=0, wait=10))
+    await asyncio.sleep(0.3)
+    await database_sync_to_async(services.room_privacy_set)(
+        person=ana, room_id=room.pk, private=True
+    )
+    status, answer = await asyncio.wait_for(waiting, 5)
+    assert (status, answer["code"]) == (404, "not_found")
