@@ -12,26 +12,18 @@ from chat.models import Attachment
 
 
 def wire_file(attachment: Attachment) -> protocol.WireFile:
-    url = reverse("chat:attachment", args=[attachment.key, attachment.name])
-    if not attachment.is_image:
-        return protocol.WireFile(
-            key=attachment.key,
-            name=attachment.name,
-            type=attachment.content_type,
-            size=attachment.size,
-            url=url,
-        )
+    picture = attachment.is_image  # a picture also says its size and where its thumbnail is
     return protocol.WireFile(
         key=attachment.key,
         name=attachment.name,
         type=attachment.content_type,
         size=attachment.size,
-        url=url,
-        width=attachment.width,
-        height=attachment.height,
-        thumbnail_url=reverse("chat:thumbnail", args=[attachment.key]),
-        thumbnail_width=attachment.thumbnail_width,
-        thumbnail_height=attachment.thumbnail_height,
+        url=reverse("chat:attachment", args=[attachment.key, attachment.name]),
+        width=attachment.width if picture else None,
+        height=attachment.height if picture else None,
+        thumbnail_url=reverse("chat:thumbnail", args=[attachment.key]) if picture else None,
+        thumbnail_width=attachment.thumbnail_width if picture else None,
+        thumbnail_height=attachment.thumbnail_height if picture else None,
     )
 
 

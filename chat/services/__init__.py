@@ -11,7 +11,6 @@ from chat.services.files import (
     UploadsLimited,
     bytes_stored,
     file_recorded,
-    file_upload,
     file_upload_allowed,
     files_prune_unsent,
 )
@@ -67,7 +66,6 @@ __all__ = [
     "bytes_stored",
     "direct_open",
     "file_recorded",
-    "file_upload",
     "file_upload_allowed",
     "files_prune_unsent",
     "guest_claim",

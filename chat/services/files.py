@@ -46,15 +46,9 @@ class UploadsLimited(Refused):
         self.retry_after_ms = retry_after_ms
 
 
-def file_upload(*, room_id: int, uploader: User, upload: UploadedFile) -> Attachment:
-    """Store `upload` as a file of the room, not yet sent: its uploader's to attach to a
-    message. The caller has checked that the uploader may write in the room. Raises
-    FileTooLarge, ImageTooLarge or UploadsLimited, storing nothing.
-
-    The three steps, for callers that run them apart (the upload view runs the slow middle
-    one, which touches no database, off the thread its other database calls share)."""
-    file_upload_allowed(uploader=uploader, size=upload.size or 0)
-    return file_recorded(bytes_stored(upload), room_id=room_id, uploader=uploader)
+# An upload is three steps, run apart by the upload view: the check and the row use the
+# database thread every sync call shares; the slow middle step, which touches no database,
+# runs in a lane of its own. The caller has checked that the uploader may write in the room.
 
 
 def file_upload_allowed(*, uploader: User, size: int) -> None:
