@@ -549,13 +549,10 @@ _file_lane = ThreadPoolExecutor(max_workers=2, thread_name_prefix="chat-files")
 async def room_files(request: HttpRequest, room_id: int) -> HttpResponse:
     """Upload one file (multipart, field `file`) to the room, for a message to carry: the
     answer is its wire state (201), whose `key` the message names."""
+    if refused := await sync_to_async(_refused_json)(request, room_id):
+        return refused
     person = await request.auser()
-    if not isinstance(person, User):
-        return JsonResponse({"error": "not_authenticated", "stored": False}, status=403)
-    if await sync_to_async(access.room_access)(person, room_id) is None:
-        return JsonResponse(
-            {"error": "not_found", "stored": False, "detail": "No such room."}, status=404
-        )
+    assert isinstance(person, User)
     loop = asyncio.get_running_loop()
     files = await loop.run_in_executor(_file_lane, lambda: request.FILES)  # parses the form
     upload = files.get("file")
