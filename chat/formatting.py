@@ -141,8 +141,9 @@ def _markdown() -> MarkdownIt:
 _md = _markdown()
 
 # Text that no Markdown rule could touch: letters, digits, spaces and calm punctuation, no
-# "word.word" (a link may hide there), nothing at a line's start that opens a list or quote.
-_PLAIN = re.compile(r"[^\W_]+(?:[ ,;?'()\"]+[^\W_]+)*[.?!]?", re.UNICODE)
+# "word.word" (a link may hide there), nothing at a line's start that opens a list or quote
+# (a number and a full stop alone, "1.", is an ordered list's first item).
+_PLAIN = re.compile(r"(?!\d+\.\Z)[^\W_]+(?:[ ,;?'()\"]+[^\W_]+)*[.?!]?", re.UNICODE)
 
 
 def render(text: str, mentions: Sequence[Mapping[str, Any]] = ()) -> str:

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from chat import formatting, selectors, services
@@ -207,6 +207,8 @@ def test_anything_renders_to_allowed_markup(text):
         max_size=60,
     )
 )
+@example("0.")  # a number and a full stop alone start an ordered list (found by this test)
+@example("1.")
 def test_the_shortcut_for_plain_text_renders_what_the_renderer_would(text):
     full = sanitise(formatting._md.render(text, {}))
     assert render(text) == full or not formatting._PLAIN.fullmatch(text)
